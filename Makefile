@@ -1,0 +1,52 @@
+# gistgate: every developer and CI command. `make test` installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VENV_SAM := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(VENV_SAM)/bin/sam
+REGION ?= us-east-1
+export AWS_DEFAULT_REGION ?= $(REGION)
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help install test lint unit validate build bench clean
+
+help:
+	@echo "make test      lint, unit/integration tests, sam validate --lint, sam build"
+	@echo "make build     sam build (python3.13/arm64 layers, no Docker needed)"
+	@echo "make bench     benchmarks: authorizer, introspection cache, cold start, artifact size"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# aws-sam-cli pins old boto3/click/pydantic: it lives in its own venv.
+$(VENV_SAM)/.installed:
+	$(PYTHON) -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/pip install -q --upgrade pip
+	$(VENV_SAM)/bin/pip install -q 'aws-sam-cli>=1.130,<2'
+	touch $@
+
+install: $(VENV)/.installed $(VENV_SAM)/.installed
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+validate: $(VENV_SAM)/.installed
+	$(SAM) validate --lint --region $(REGION)
+
+build: $(VENV_SAM)/.installed
+	$(SAM) build --region $(REGION)
+
+test: lint unit validate build
+
+bench: $(VENV)/.installed build
+	$(PY) bench/run.py
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache .bench

@@ -1,0 +1,1 @@
+"""The API Gateway REQUEST authorizer: bearer in, whole-API policy out."""

@@ -1,0 +1,162 @@
+"""The authorizer's decision, its one log line and its metric.
+
+Outcomes (and nothing else):
+* Allow: a whole-API policy and the principal in the context.
+* Deny: the token is valid but lacks the baseline scopes (403 insufficient_scope).
+* ``Exception("Unauthorized")``: any bad or missing token (401), and any
+  unexpected error while judging one: we fail closed.
+* :class:`AuthorizerFailure`: keys or introspection unavailable with nothing
+  cached; API Gateway answers AUTHORIZER_FAILURE (a 5xx with the challenge).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gistgate.authorizer.bearer import extract_bearer
+from gistgate.authorizer.policy import BadMethodArn, api_wide_resource, policy_response
+from gistgate.cache import Clock
+from gistgate.config import Settings, get_settings
+from gistgate.discovery import Discovery
+from gistgate.observability import count, logger
+from gistgate.tokens.errors import InsufficientScope, TokenError, VerifierUnavailable
+from gistgate.tokens.introspection import Introspector, token_digest
+from gistgate.tokens.jwks import JwksCache
+from gistgate.tokens.jws import looks_like_jwt
+from gistgate.tokens.presets import get_preset
+from gistgate.tokens.principal import Principal
+from gistgate.tokens.trust import Trust, resolve_trust
+from gistgate.tokens.validator import JwtValidator
+from gistgate.urls import BaseUrlUnknown, base_url
+
+UNAUTHORIZED = "Unauthorized"
+
+
+class AuthorizerFailure(Exception):
+    """Raised to make API Gateway answer AUTHORIZER_FAILURE; carries no token data."""
+
+
+class Authorizer:
+    """Turns a REQUEST authorizer event into Allow, Deny or Unauthorized."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        jwt_validator: JwtValidator,
+        introspector: Introspector | None = None,
+        *,
+        clock: Clock = time.time,
+    ) -> None:
+        self.settings = settings
+        self.jwt = jwt_validator
+        self.introspector = introspector
+        self._clock = clock
+
+    def _principal(self, token: str, digest: bytes, trust: Trust) -> Principal:
+        if self.introspector is None:
+            return self.jwt.validate(token, trust)
+        # A JWT is checked locally; if its signature fails it is never "rescued"
+        # by introspection. Opaque tokens go to the introspection endpoint.
+        if looks_like_jwt(token):
+            return self.jwt.validate(token, trust)
+        return self.introspector.validate(token, trust, digest)
+
+    def _require_scopes(self, principal: Principal) -> None:
+        required = self.settings.required_scopes
+        if required and not set(required).issubset(principal.scopes):
+            raise InsufficientScope(required, principal.scopes)
+
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Decide for one event; see the module docstring for the outcomes."""
+        started = time.perf_counter()
+        fp = None
+        principal = None
+        try:
+            token = extract_bearer(event, self.settings.max_token_bytes)
+            digest = token_digest(token)
+            fp = digest.hex()[:8]
+            trust = resolve_trust(self.settings, base_url(self.settings, event))
+            resource = api_wide_resource(event.get("methodArn"))
+            principal = self._principal(token, digest, trust)
+            self._require_scopes(principal)
+        except InsufficientScope as exc:
+            assert principal is not None
+            self._record("deny", exc.reason, fp, principal, started)
+            return policy_response(principal, "Deny", resource)
+        except TokenError as exc:
+            self._record("unauthorized", exc.reason, fp, principal, started)
+            raise Exception(UNAUTHORIZED) from None
+        except VerifierUnavailable as exc:
+            self._record("error", exc.reason, fp, principal, started, detail=str(exc))
+            raise AuthorizerFailure("token verification is temporarily unavailable") from None
+        except (BadMethodArn, BaseUrlUnknown) as exc:
+            self._record("unauthorized", "bad_event", fp, principal, started, detail=str(exc))
+            raise Exception(UNAUTHORIZED) from None
+        except Exception as exc:
+            # Only the type: a third-party message could quote bytes of the token.
+            self._record(
+                "unauthorized", "internal_error", fp, principal, started, detail=type(exc).__name__
+            )
+            raise Exception(UNAUTHORIZED) from None
+        self._record("allow", "ok", fp, principal, started)
+        return policy_response(principal, "Allow", resource)
+
+    def _record(
+        self,
+        outcome: str,
+        reason: str,
+        fp: str | None,
+        principal: Principal | None,
+        started: float,
+        detail: str | None = None,
+    ) -> None:
+        fields: dict[str, Any] = {
+            "outcome": outcome,
+            "reason": reason,
+            "token_fp": fp,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        if principal is not None:
+            fields.update(
+                sub=principal.sub, client_id=principal.client_id, token_kind=principal.token_kind
+            )
+        if detail:
+            fields["detail"] = detail
+        log = logger.warning if outcome == "error" else logger.info
+        log("authorizer decision", extra=fields)
+        count("AuthorizerDecision", outcome=outcome, reason=reason)
+
+
+def _secret_source(settings: Settings) -> Callable[[], str | None]:
+    def read() -> str | None:
+        if settings.introspection_client_secret:
+            return settings.introspection_client_secret
+        if settings.introspection_secret_arn:
+            from gistgate.secrets import get_secret
+
+            return get_secret(settings.introspection_secret_arn)
+        return None
+
+    return read
+
+
+def build_authorizer(settings: Settings | None = None, *, prefetch: bool = True) -> Authorizer:
+    """Wire the authorizer from settings; warm the key caches when the issuer is known."""
+    settings = settings or get_settings()
+    jwt_validator = JwtValidator(settings, JwksCache(), Discovery())
+    introspector = None
+    if settings.auth_mode == "introspection" and settings.introspection_url:
+        introspector = Introspector(
+            settings.introspection_url,
+            settings.introspection_client_id,
+            _secret_source(settings),
+            get_preset(settings.idp_preset),
+            leeway=settings.leeway_seconds,
+        )
+    if prefetch and settings.auth_mode != "introspection":
+        base = settings.public_base_url
+        if base or settings.issuers:
+            jwt_validator.prefetch(resolve_trust(settings, base or settings.issuers[0].issuer))
+    return Authorizer(settings, jwt_validator, introspector)

@@ -1,0 +1,219 @@
+"""One typed settings object, read from the environment once per cold start.
+
+Handlers never read ``os.environ`` themselves: they call :func:`get_settings`.
+A bad value raises :class:`SettingsError` naming the variable, so a broken
+deployment fails at init with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from gistgate.netguard import UnsafeUrlError, check_outbound_url
+
+AuthMode = Literal["builtin", "jwt", "introspection"]
+
+AUTH_MODES: tuple[str, ...] = ("builtin", "jwt", "introspection")
+IDP_PRESETS: tuple[str, ...] = ("generic", "cognito", "auth0", "okta", "entra", "keycloak")
+# Asymmetric algorithms we know how to bind to a JWK. `none` and HS* are never accepted.
+SUPPORTED_ALGORITHMS: tuple[str, ...] = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "EdDSA",
+)
+DEFAULT_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256")
+MCP_PATH = "/mcp"
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or invalid; the message names it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class IssuerConfig:
+    """One trusted issuer with its own key source and its own audiences.
+
+    ``audiences`` empty means "the MCP resource URL", resolved per request when
+    ``PUBLIC_BASE_URL`` is not set.
+    """
+
+    issuer: str
+    jwks_uri: str | None = None
+    audiences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the functions read from the environment."""
+
+    auth_mode: AuthMode = "builtin"
+    issuers: tuple[IssuerConfig, ...] = ()
+    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    required_scopes: tuple[str, ...] = ()
+    token_type: str | None = None
+    idp_preset: str = "generic"
+    introspection_url: str | None = None
+    introspection_client_id: str | None = None
+    introspection_secret_arn: str | None = None
+    introspection_client_secret: str | None = field(default=None, repr=False)
+    public_base_url: str | None = None
+    scope_read: str = "read:gists"
+    scope_write: str = "write:gists"
+    scope_admin: str = "admin:server"
+    resource_name: str = "gistgate"
+    resource_documentation: str | None = None
+    max_token_bytes: int = 8192
+    leeway_seconds: int = 60
+
+    @property
+    def basic_scopes(self) -> tuple[str, ...]:
+        """The minimal scope set a client needs for ordinary use (PRM ``scopes_supported``)."""
+        return (self.scope_read, self.scope_write)
+
+
+def _split(value: str, sep: str = ",") -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(sep) if part.strip())
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _url(env: Mapping[str, str], name: str, value: str) -> str:
+    try:
+        check_outbound_url(value)
+    except UnsafeUrlError as exc:
+        raise SettingsError(name, str(exc)) from None
+    return value
+
+
+def _positional(env: Mapping[str, str], name: str, count: int, sep: str) -> list[str | None]:
+    """A per-issuer list: one entry per issuer, or a single entry shared by all."""
+    raw = _get(env, name)
+    if raw is None:
+        return [None] * count
+    parts = [p.strip() for p in raw.split(sep)]
+    if len(parts) == 1:
+        return parts * count
+    if len(parts) != count:
+        raise SettingsError(
+            name, f"has {len(parts)} '{sep}'-separated entries but OAUTH_ISSUER has {count}"
+        )
+    return [p or None for p in parts]
+
+
+def _issuers(env: Mapping[str, str]) -> tuple[IssuerConfig, ...]:
+    names = _split(_get(env, "OAUTH_ISSUER") or "")
+    for issuer in names:
+        _url(env, "OAUTH_ISSUER", issuer)
+    jwks = _positional(env, "OAUTH_JWKS_URI", len(names), ",")
+    auds = _positional(env, "OAUTH_AUDIENCE", len(names), ";")
+    result = []
+    for issuer, jwks_uri, audiences in zip(names, jwks, auds, strict=True):
+        if jwks_uri:
+            _url(env, "OAUTH_JWKS_URI", jwks_uri)
+        result.append(IssuerConfig(issuer, jwks_uri, _split(audiences or "")))
+    return tuple(result)
+
+
+def _algorithms(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = _get(env, "OAUTH_ALGORITHMS")
+    if raw is None:
+        return DEFAULT_ALGORITHMS
+    algs = _split(raw)
+    for alg in algs:
+        if alg.lower() == "none" or alg.upper().startswith("HS"):
+            raise SettingsError("OAUTH_ALGORITHMS", f"{alg!r} is never accepted")
+        if alg not in SUPPORTED_ALGORITHMS:
+            raise SettingsError(
+                "OAUTH_ALGORITHMS", f"{alg!r} is not one of {', '.join(SUPPORTED_ALGORITHMS)}"
+            )
+    if not algs:
+        raise SettingsError("OAUTH_ALGORITHMS", "lists no algorithm")
+    return algs
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (_get(env, name) or default).lower()
+    if value not in choices:
+        raise SettingsError(name, f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"{raw!r} is not an integer") from None
+    if not low <= value <= high:
+        raise SettingsError(name, f"{value} is outside {low}..{high}")
+    return value
+
+
+def _base_url(env: Mapping[str, str]) -> str | None:
+    raw = _get(env, "PUBLIC_BASE_URL")
+    if raw is None:
+        return None
+    url = raw.rstrip("/")
+    if not url.startswith(("https://", "http://")) or "?" in url or "#" in url:
+        raise SettingsError("PUBLIC_BASE_URL", "must be an absolute http(s) origin plus path")
+    return _url(env, "PUBLIC_BASE_URL", url)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raise :class:`SettingsError` on the first bad one."""
+    env = os.environ if env is None else env
+    mode = _choice(env, "AUTH_MODE", "builtin", AUTH_MODES)
+    issuers = _issuers(env)
+    if mode != "builtin" and not issuers:
+        raise SettingsError("OAUTH_ISSUER", f"is required when AUTH_MODE={mode}")
+    introspection_url = _get(env, "OAUTH_INTROSPECTION_URL")
+    if introspection_url:
+        _url(env, "OAUTH_INTROSPECTION_URL", introspection_url)
+    elif mode == "introspection":
+        raise SettingsError("OAUTH_INTROSPECTION_URL", "is required when AUTH_MODE=introspection")
+    token_type = _get(env, "OAUTH_TOKEN_TYPE")
+    return Settings(
+        auth_mode=mode,  # type: ignore[arg-type]
+        issuers=issuers,
+        algorithms=_algorithms(env),
+        required_scopes=tuple((_get(env, "OAUTH_REQUIRED_SCOPES") or "").replace(",", " ").split()),
+        token_type=token_type.lower() if token_type else None,
+        idp_preset=_choice(env, "OAUTH_IDP_PRESET", "generic", IDP_PRESETS),
+        introspection_url=introspection_url,
+        introspection_client_id=_get(env, "OAUTH_INTROSPECTION_CLIENT_ID"),
+        introspection_secret_arn=_get(env, "OAUTH_INTROSPECTION_SECRET_ARN"),
+        introspection_client_secret=_get(env, "OAUTH_INTROSPECTION_CLIENT_SECRET"),
+        public_base_url=_base_url(env),
+        scope_read=_get(env, "SCOPE_READ") or "read:gists",
+        scope_write=_get(env, "SCOPE_WRITE") or "write:gists",
+        scope_admin=_get(env, "SCOPE_ADMIN") or "admin:server",
+        resource_name=_get(env, "RESOURCE_NAME") or "gistgate",
+        resource_documentation=_get(env, "RESOURCE_DOCUMENTATION"),
+        max_token_bytes=_int(env, "OAUTH_MAX_TOKEN_BYTES", 8192, 256, 65536),
+        leeway_seconds=_int(env, "OAUTH_LEEWAY_SECONDS", 60, 0, 300),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded on first use (a cold start)."""
+    return load_settings()

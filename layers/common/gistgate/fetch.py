@@ -1,0 +1,115 @@
+"""Bounded HTTP for metadata, JWKS and introspection: small, fast, same-host only.
+
+The limits are the point: a slow or hostile endpoint must not hold a Lambda
+(or an API Gateway authorizer, which has a hard timeout) or fill its memory.
+httpx is imported on first use so that functions which never fetch do not
+pay for it at cold start.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from gistgate.netguard import UnsafeUrlError, check_outbound_url
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_TIMEOUT = 2.0
+DEFAULT_MAX_BYTES = 150_000
+MAX_REDIRECTS = 3
+USER_AGENT = "gistgate/0.1 (+https://github.com/gistgate/gistgate)"
+
+_client: httpx.Client | None = None
+
+
+class FetchError(Exception):
+    """A fetch failed; ``reason`` is a short machine-readable code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def _http() -> httpx.Client:
+    """One pooled client per process: warm invocations reuse its connections."""
+    global _client
+    if _client is None:
+        import httpx
+
+        _client = httpx.Client(
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            trust_env=False,
+        )
+    return _client
+
+
+def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError("too_large", f"{declared} bytes declared")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError("too_large", f"over {max_bytes} bytes")
+        if time.monotonic() > deadline:
+            raise FetchError("timeout", "body too slow")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def request_json(
+    url: str,
+    *,
+    method: str = "GET",
+    form: Mapping[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Any:
+    """Fetch ``url`` and decode its JSON body, within a time and size budget.
+
+    Redirects are followed only to the same scheme and host (at most three).
+    Anything else (a non-200 status, a transport error, a body that is too big
+    or not JSON) raises :class:`FetchError`.
+    """
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    origin = urlsplit(url)
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            check_outbound_url(url)
+        except UnsafeUrlError as exc:
+            raise FetchError("unsafe_url", str(exc)) from None
+        remaining = max(deadline - time.monotonic(), 0.05)
+        try:
+            with _http().stream(
+                method, url, data=form, auth=auth, timeout=httpx.Timeout(remaining)
+            ) as response:
+                if response.is_redirect:
+                    target = urljoin(url, response.headers.get("location", ""))
+                    parts = urlsplit(target)
+                    if (parts.scheme, parts.netloc) != (origin.scheme, origin.netloc):
+                        raise FetchError("redirect_off_host", parts.netloc)
+                    url = target
+                    continue
+                if response.status_code != 200:
+                    raise FetchError("http_status", str(response.status_code))
+                body = _read_capped(response, max_bytes, deadline)
+        except httpx.TimeoutException:
+            raise FetchError("timeout") from None
+        except httpx.HTTPError as exc:
+            raise FetchError("transport", type(exc).__name__) from None
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise FetchError("not_json") from None
+    raise FetchError("too_many_redirects")

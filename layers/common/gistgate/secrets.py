@@ -1,0 +1,19 @@
+"""Secrets Manager reads through Powertools Parameters (cached with ``max_age``).
+
+Imported lazily: boto3 costs ~0.3 s to import, and only the functions and
+modes that need a secret should pay it.
+"""
+
+from __future__ import annotations
+
+SECRET_MAX_AGE = 300
+
+
+def get_secret(arn: str, *, max_age: int = SECRET_MAX_AGE, force: bool = False) -> str:
+    """The secret's string value, from Powertools' cache unless ``force``."""
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(arn, max_age=max_age, force_fetch=force)
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)

@@ -1,0 +1,1 @@
+"""Bearer-token validation: JWTs against cached JWKS, opaque tokens by introspection."""

@@ -1,0 +1,63 @@
+"""Which issuers, keys and audiences a request trusts.
+
+Resolved from settings and the request's base URL, and memoised per base URL:
+with ``PUBLIC_BASE_URL`` set there is exactly one. Each issuer keeps its own
+audiences, so issuer A's audience is never accepted for issuer B.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from gistgate.config import Settings
+from gistgate.urls import resource_url
+
+BUILTIN_JWKS_PATH = "/.well-known/jwks.json"
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """One issuer we accept tokens from, with its key source and audiences."""
+
+    issuer: str
+    jwks_uri: str | None
+    audiences: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Everything a validator needs to accept a token for one resource."""
+
+    resource: str
+    issuers: dict[str, TrustedIssuer]
+
+    def audiences_for(self, issuer: str | None) -> frozenset[str]:
+        """Audiences of ``issuer``; with none named, those of the first (primary) issuer.
+
+        An introspection answer may omit ``iss``: the endpoint then speaks for
+        the first configured issuer, whose authorization server it belongs to.
+        """
+        if issuer is None and self.issuers:
+            return next(iter(self.issuers.values())).audiences
+        found = self.issuers.get(issuer) if issuer is not None else None
+        return found.audiences if found else frozenset()
+
+
+@lru_cache(maxsize=32)
+def resolve_trust(settings: Settings, base: str) -> Trust:
+    """The trust for requests whose public base URL is ``base``."""
+    resource = resource_url(base)
+    configured = settings.issuers
+    issuers: dict[str, TrustedIssuer] = {}
+    if settings.auth_mode == "builtin" and not configured:
+        # Our own authorization server: issuer is the base URL, keys at our JWKS.
+        issuers[base] = TrustedIssuer(base, base + BUILTIN_JWKS_PATH, frozenset({resource}))
+    for cfg in configured:
+        jwks_uri = cfg.jwks_uri
+        if jwks_uri is None and settings.auth_mode == "builtin":
+            jwks_uri = cfg.issuer.rstrip("/") + BUILTIN_JWKS_PATH
+        issuers[cfg.issuer] = TrustedIssuer(
+            cfg.issuer, jwks_uri, frozenset(cfg.audiences or (resource,))
+        )
+    return Trust(resource, issuers)

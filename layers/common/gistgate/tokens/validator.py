@@ -1,0 +1,95 @@
+"""JWT access-token validation: strict parse, pinned key, pyjwt verify, typed claims.
+
+Order matters for cost and safety: everything that needs no key is checked
+first (size, structure, alg allow-list, forbidden headers, ``typ``, trusted
+``iss``), so an unknown issuer never causes a fetch; then the key comes from
+that issuer's JWKS only; then the signature; then the claims.
+"""
+
+from __future__ import annotations
+
+import time
+
+from gistgate.cache import Clock
+from gistgate.config import Settings
+from gistgate.discovery import Discovery
+from gistgate.fetch import FetchError
+from gistgate.tokens.claims import (
+    check_audience,
+    check_issuer,
+    check_required_values,
+    check_times,
+    first_string,
+    scopes_from,
+)
+from gistgate.tokens.errors import BadSignature, InvalidClaim, VerifierUnavailable
+from gistgate.tokens.jwks import JwksCache
+from gistgate.tokens.jws import parse_jws
+from gistgate.tokens.keys import ALGORITHMS
+from gistgate.tokens.presets import get_preset
+from gistgate.tokens.principal import Principal
+from gistgate.tokens.trust import Trust, TrustedIssuer
+
+
+class JwtValidator:
+    """Validates JWT access tokens for one deployment's settings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        jwks: JwksCache,
+        discovery: Discovery,
+        *,
+        clock: Clock = time.time,
+    ) -> None:
+        self.settings = settings
+        self.jwks = jwks
+        self.discovery = discovery
+        self.preset = get_preset(settings.idp_preset)
+        self._clock = clock
+
+    def jwks_uri(self, issuer: TrustedIssuer) -> str:
+        """The configured JWKS URI, or the one the issuer's metadata names."""
+        if issuer.jwks_uri:
+            return issuer.jwks_uri
+        try:
+            return self.discovery.jwks_uri(issuer.issuer)
+        except FetchError as exc:
+            raise VerifierUnavailable(f"issuer metadata unavailable ({exc.reason})") from None
+
+    def prefetch(self, trust: Trust) -> None:
+        """Warm discovery and keys at cold start; failures are retried on first use."""
+        for issuer in trust.issuers.values():
+            try:
+                self.jwks.prefetch(self.jwks_uri(issuer))
+            except VerifierUnavailable:
+                continue
+
+    def validate(self, token: str, trust: Trust) -> Principal:
+        """The principal of a valid token; a TokenError (401) or VerifierUnavailable otherwise."""
+        settings = self.settings
+        jws = parse_jws(
+            token,
+            algorithms=settings.algorithms,
+            max_bytes=settings.max_token_bytes,
+            token_type=settings.token_type,
+        )
+        claims = jws.payload
+        issuer = trust.issuers[check_issuer(claims, trust.issuers)]
+        key = self.jwks.key_for(self.jwks_uri(issuer), jws.kid, jws.alg)
+        try:
+            valid = ALGORITHMS[jws.alg].verify(jws.signing_input, key.key, jws.signature)
+        except (ValueError, TypeError):
+            valid = False
+        if not valid:
+            raise BadSignature("signature does not verify")
+        preset = self.preset
+        exp = check_times(claims, self._clock(), settings.leeway_seconds, require_exp=True)
+        check_required_values(claims, preset)
+        check_audience(claims, preset.audience_claim, issuer.audiences)
+        scopes = scopes_from(claims, preset)
+        client_id = first_string(claims, preset.client_id_claims) or ""
+        sub = first_string(claims, ("sub",)) or client_id
+        if not sub:
+            raise InvalidClaim("sub is required")
+        return Principal(sub, client_id, scopes, issuer.issuer, exp, "jwt")
