@@ -96,8 +96,9 @@ def parse_jws(
     if len(token) > max_bytes:
         raise TokenTooLarge(f"token over {max_bytes} bytes")
     parts = token.split(".")
-    if len(parts) != 3 or not all(_SEGMENT.fullmatch(p) for p in parts):
+    if len(parts) != 3 or not _SEGMENT.fullmatch(parts[0]):
         raise MalformedToken("not a compact JWS")
+    # The header first, so an `alg: none` token is logged as what it is.
     header = strict_json_object(b64url_decode(parts[0]), "header")
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in algorithms:
@@ -112,6 +113,8 @@ def parse_jws(
     kid = header.get("kid")
     if kid is not None and not (isinstance(kid, str) and _KID.fullmatch(kid)):
         raise MalformedToken("kid is not a short printable string")
+    if not (_SEGMENT.fullmatch(parts[1]) and _SEGMENT.fullmatch(parts[2])):
+        raise MalformedToken("payload or signature is not base64url")
     payload = strict_json_object(b64url_decode(parts[1]), "payload")
     signature = b64url_decode(parts[2])
     return ParsedJws(
