@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+
 from gistgate.config import get_settings
 from gistgate.discovery import Discovery
 from gistgate.observability import logger

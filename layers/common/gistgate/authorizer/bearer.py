@@ -7,10 +7,14 @@ size limit is applied before anything else looks at the token.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from gistgate.tokens.errors import MalformedToken, MissingToken, NotBearer, TokenTooLarge
+
+# RFC 6750 b64token, widened to any visible ASCII: no spaces, no control characters.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
 def _authorization_values(event: Mapping[str, Any]) -> list[Any]:
@@ -42,6 +46,6 @@ def extract_bearer(event: Mapping[str, Any], max_bytes: int) -> str:
         raise MissingToken("empty bearer token")
     if len(token) > max_bytes:
         raise TokenTooLarge(f"token over {max_bytes} bytes")
-    if any(c.isspace() for c in token) or not token.isascii():
+    if not _TOKEN.fullmatch(token):
         raise MalformedToken("bearer token has spaces or non-ASCII characters")
     return token

@@ -1,0 +1,125 @@
+"""`make bench`: print every figure and ratio, measured side by side in one run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import authorizer
+from bench.util import ROOT
+
+BUDGETS = {
+    "decode_ratio": 1.3,
+    "pyjwk_ratio": 0.7,
+    "introspection_hit_us": 30.0,
+    "cold_start_ms": 200.0,
+    "artifact_mb": 6.0,
+}
+
+
+def check(label: str, value: float, budget: float, unit: str) -> str:
+    verdict = "ok" if value <= budget else "OVER BUDGET"
+    return f"  {label:<52} {value:>10.2f} {unit:<3} (budget <= {budget} {unit}) {verdict}"
+
+
+def main() -> None:
+    results: dict[str, object] = {}
+    print("== Authorizer: warm handler vs. the alternatives (microseconds, 20,000 calls)")
+    warm = authorizer.warm_verify()
+    results["warm"] = warm
+    for alg in ("RS256", "ES256"):
+        row = warm[alg]
+        print(f" {alg}")
+        for name, stats in row.items():
+            print(
+                f"  {name:<24} p50 {stats['p50']:>9.1f}  p99 {stats['p99']:>9.1f}  n={stats['n']}"
+            )
+        print(
+            check(
+                "handler p50 / jwt.decode(prebuilt) p50",
+                row["handler"]["p50"] / row["jwt_decode_prebuilt"]["p50"],
+                BUDGETS["decode_ratio"],
+                "x",
+            )
+        )
+        print(
+            check(
+                "handler p50 / PyJWKClient(shared)+decode p50",
+                row["handler"]["p50"] / row["pyjwkclient_shared"]["p50"],
+                BUDGETS["pyjwk_ratio"],
+                "x",
+            )
+        )
+        print(
+            f"  {'handler p50 / PyJWKClient(new per call)+decode p50':<52} "
+            f"{row['handler']['p50'] / row['pyjwkclient_per_call']['p50']:>10.3f} x"
+        )
+        print(
+            f"  {'handler p50 / raw cryptography verify p50':<52} "
+            f"{row['handler']['p50'] / row['raw_cryptography']['p50']:>10.2f} x"
+        )
+    print(
+        "  JWKS fetches during the handler runs: RS256 "
+        f"{warm['jwks_fetches_during_RS256_runs']}, ES256 "
+        f"{warm['jwks_fetches_during_ES256_runs']}"
+    )
+
+    print("== Introspection cache hit")
+    hit = authorizer.introspection_hit()
+    results["introspection"] = hit
+    print(
+        f"  p50 {hit['cache_hit']['p50']:.2f} us  p99 {hit['cache_hit']['p99']:.2f} us  "
+        f"(endpoint requests: {hit['introspection_requests']})"
+    )
+    print(
+        check(
+            "introspection cache hit p50",
+            hit["cache_hit"]["p50"],
+            BUDGETS["introspection_hit_us"],
+            "us",
+        )
+    )
+
+    print("== Cold start: fresh interpreter importing functions/authorizer/app.py (median of 5)")
+    cold = authorizer.cold_start()
+    results["cold_start"] = cold
+    print(f"  bare interpreter                 {cold['bare_interpreter_ms']:.1f} ms")
+    print(f"  import only (no issuer to warm)  {cold['import_only_ms']:.1f} ms")
+    print(f"  import + JWKS prefetch           {cold['import_and_prefetch_ms']:.1f} ms")
+    print(
+        check(
+            "cold start, import + prefetch (wall)",
+            cold["import_and_prefetch_ms"],
+            BUDGETS["cold_start_ms"],
+            "ms",
+        )
+    )
+
+    print("== Artifact: authorizer function + its layers, zipped")
+    size = authorizer.artifact_size()
+    results["artifact"] = size
+    if "error" in size:
+        print(f"  {size['error']}")
+    else:
+        for name, value in size["parts"].items():
+            print(f"  {name:<24} {value / 1e6:.2f} MB")
+        print(
+            check(
+                "authorizer + layers zipped",
+                size["zipped_bytes"] / 1e6,
+                BUDGETS["artifact_mb"],
+                "MB",
+            )
+        )
+
+    out = ROOT / ".bench" / "results.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"(raw figures: {out.relative_to(ROOT)})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Benchmark plumbing: percentiles, a loopback IdP, quiet stdout, fresh interpreters."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(fn: Callable[[], Any], n: int, warmup: int = 200) -> list[float]:
+    """Per-call wall times in microseconds."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    clock = time.perf_counter_ns
+    for _ in range(n):
+        start = clock()
+        fn()
+        samples.append((clock() - start) / 1000)
+    return samples
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {"p50": pct(samples, 0.50), "p99": pct(samples, 0.99), "n": len(samples)}
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Send fd 1 to /dev/null (log lines are still formatted, as on Lambda)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
+
+
+class LoopbackIdP:
+    """A tiny IdP on 127.0.0.1: /jwks.json and /introspect, with hit counters."""
+
+    def __init__(self, jwks: dict[str, Any], introspection: dict[str, Any] | None = None) -> None:
+        self.jwks = jwks
+        self.introspection = introspection or {"active": False}
+        self.hits: dict[str, int] = {}
+        idp = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                idp.hits[self.path] = idp.hits.get(self.path, 0) + 1
+                self._send(idp.jwks)
+
+            def do_POST(self) -> None:
+                idp.hits[self.path] = idp.hits.get(self.path, 0) + 1
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self._send(idp.introspection)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def fresh_interpreter_ms(code: str, env: dict[str, str], runs: int = 5) -> list[float]:
+    """Wall time of a fresh ``python -c code`` (interpreter start included), per run."""
+    times = []
+    full_env = {**os.environ, **env, "PYTHONPATH": f"{ROOT}/layers/common"}
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", code], env=full_env, check=True, stdout=subprocess.DEVNULL
+        )
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
