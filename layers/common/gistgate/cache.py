@@ -110,6 +110,7 @@ class ExpiringMap(Generic[K, V]):
         if item[1] <= self._clock():
             self._items.pop(key, None)
             return None
+        self._items.move_to_end(key)
         return item[0]
 
     def put(self, key: K, value: V, expires_at: float) -> None:

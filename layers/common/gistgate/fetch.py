@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -25,6 +26,10 @@ MAX_REDIRECTS = 3
 USER_AGENT = "gistgate/0.1 (+https://github.com/gistgate/gistgate)"
 
 _client: httpx.Client | None = None
+# The absolute (monotonic) deadline of the request in progress. httpx's timeouts
+# apply to each socket operation, so a server that trickles its headers a byte
+# at a time would never trip them; every socket operation is capped by this.
+_deadline: ContextVar[float | None] = ContextVar("gistgate_fetch_deadline", default=None)
 
 
 class FetchError(Exception):
@@ -35,6 +40,93 @@ class FetchError(Exception):
         self.reason = reason
 
 
+def _remaining(timeout: float | None) -> float | None:
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        import httpcore
+
+        raise httpcore.ReadTimeout("request deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+def _deadline_backend() -> Any:
+    """An httpcore network backend whose every socket operation honours ``_deadline``."""
+    import httpcore
+
+    class Stream(httpcore.NetworkStream):
+        def __init__(self, inner: httpcore.NetworkStream) -> None:
+            self._inner = inner
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self._inner.read(max_bytes, _remaining(timeout))
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self._inner.write(buffer, _remaining(timeout))
+
+        def close(self) -> None:
+            self._inner.close()
+
+        def start_tls(
+            self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+        ) -> httpcore.NetworkStream:
+            return Stream(self._inner.start_tls(ssl_context, server_hostname, _remaining(timeout)))
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class Backend(httpcore.NetworkBackend):
+        def __init__(self) -> None:
+            self._inner = httpcore.SyncBackend()
+
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> httpcore.NetworkStream:
+            return Stream(
+                self._inner.connect_tcp(
+                    host, port, _remaining(timeout), local_address, socket_options
+                )
+            )
+
+        def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> httpcore.NetworkStream:
+            return Stream(
+                self._inner.connect_unix_socket(path, _remaining(timeout), socket_options)
+            )
+
+        def sleep(self, seconds: float) -> None:
+            self._inner.sleep(seconds)
+
+    return Backend()
+
+
+def _transport() -> httpx.HTTPTransport:
+    """httpx's transport with our deadline-aware network backend.
+
+    httpx exposes no network-backend option, so its connection pool is replaced;
+    ``tests/unit/test_fetch.py`` fails loudly if httpx stops having one.
+    """
+    import httpcore
+    import httpx
+
+    transport = httpx.HTTPTransport()
+    if not isinstance(getattr(transport, "_pool", None), httpcore.ConnectionPool):
+        raise RuntimeError("httpx.HTTPTransport no longer has a ConnectionPool _pool")
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        network_backend=_deadline_backend(),
+    )
+    return transport
+
+
 def _http() -> httpx.Client:
     """One pooled client per process: warm invocations reuse its connections."""
     global _client
@@ -42,6 +134,7 @@ def _http() -> httpx.Client:
         import httpx
 
         _client = httpx.Client(
+            transport=_transport(),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             trust_env=False,
@@ -80,9 +173,25 @@ def request_json(
     Anything else (a non-200 status, a transport error, a body that is too big
     or not JSON) raises :class:`FetchError`.
     """
-    import httpx
 
     deadline = time.monotonic() + timeout
+    token = _deadline.set(deadline)
+    try:
+        return _request_json(url, method, form, auth, deadline, max_bytes)
+    finally:
+        _deadline.reset(token)
+
+
+def _request_json(
+    url: str,
+    method: str,
+    form: Mapping[str, str] | None,
+    auth: tuple[str, str] | None,
+    deadline: float,
+    max_bytes: int,
+) -> Any:
+    import httpx
+
     origin = urlsplit(url)
     for _ in range(MAX_REDIRECTS + 1):
         try:
@@ -94,7 +203,7 @@ def request_json(
             with _http().stream(
                 method, url, data=form, auth=auth, timeout=httpx.Timeout(remaining)
             ) as response:
-                if response.is_redirect:
+                if response.has_redirect_location:
                     target = urljoin(url, response.headers.get("location", ""))
                     parts = urlsplit(target)
                     if (parts.scheme, parts.netloc) != (origin.scheme, origin.netloc):

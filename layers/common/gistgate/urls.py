@@ -18,14 +18,11 @@ PRM_PATH = "/.well-known/oauth-protected-resource"
 
 
 class BaseUrlUnknown(ValueError):
-    """The event carries neither a domain name nor a Host header."""
+    """The event has no ``requestContext.domainName`` and no PUBLIC_BASE_URL is set.
 
-
-def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
-    for key, value in (headers or {}).items():
-        if key.lower() == name and isinstance(value, str):
-            return value
-    return None
+    The client's Host header is deliberately not a fallback: it is the one
+    part of the request the caller controls.
+    """
 
 
 def base_url(settings: Settings, event: Mapping[str, Any]) -> str:
@@ -33,7 +30,7 @@ def base_url(settings: Settings, event: Mapping[str, Any]) -> str:
     if settings.public_base_url:
         return settings.public_base_url
     context = event.get("requestContext") or {}
-    domain = context.get("domainName") or _header(event.get("headers"), "host")
+    domain = context.get("domainName")
     if not isinstance(domain, str) or not domain or "/" in domain:
         raise BaseUrlUnknown("cannot tell the public URL from this request")
     host = domain.rsplit(":", 1)[0] if not domain.startswith("[") else domain.split("]")[0] + "]"

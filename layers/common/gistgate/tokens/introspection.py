@@ -4,7 +4,7 @@
 * ``active`` must be the JSON boolean ``true``; then ``exp``, ``aud`` and the
   token type are checked as for a JWT.
 * Only positive results are cached, keyed by the SHA-256 of the token (never
-  the token itself), until ``min(exp, 60 s)``.
+  the token itself) and the resource it was accepted for, until ``min(exp, 60 s)``.
 * Any failure of the endpoint (5xx, timeout, TLS, non-JSON, oversize) raises
   VerifierUnavailable: the gateway fails closed with a 5xx, never Allow.
 """
@@ -54,6 +54,7 @@ class Introspector:
         preset: IdpPreset,
         *,
         leeway: float = 60,
+        timeout: float = INTROSPECTION_TIMEOUT,
         clock: Clock = time.time,
     ) -> None:
         self.url = url
@@ -61,8 +62,11 @@ class Introspector:
         self._client_secret = client_secret
         self._preset = preset
         self._leeway = leeway
+        self._timeout = timeout
         self._clock = clock
-        self._cache: ExpiringMap[bytes, Principal] = ExpiringMap(
+        # Keyed by (token digest, resource): an answer accepted for one public URL
+        # (say the execute-api URL) is never reused, unchecked, for another.
+        self._cache: ExpiringMap[tuple[bytes, str], Principal] = ExpiringMap(
             max_entries=CACHE_MAX_ENTRIES, clock=clock
         )
 
@@ -75,7 +79,7 @@ class Introspector:
                 method="POST",
                 form={"token": token, "token_type_hint": "access_token"},
                 auth=auth,
-                timeout=INTROSPECTION_TIMEOUT,
+                timeout=self._timeout,
                 max_bytes=INTROSPECTION_MAX_BYTES,
             )
         except FetchError as exc:
@@ -83,7 +87,7 @@ class Introspector:
 
     def validate(self, token: str, trust: Trust, digest: bytes | None = None) -> Principal:
         """The principal for an active token meant for us; TokenError otherwise."""
-        key = digest or token_digest(token)
+        key = (digest or token_digest(token), trust.resource)
         cached = self._cache.get(key)
         if cached is not None:
             return cached

@@ -4,8 +4,8 @@ What it does better than PyJWKClient and aws-jwt-verify:
 * a TTL (10 min): a key removed from the JWKS stops verifying once it passes;
 * stale-if-error (24 h): when the IdP is down, keys already held keep working;
 * an unknown ``kid`` triggers at most one refetch per 30 s cooldown per URI,
-  plus a short negative cache per kid, so a storm of random kids cannot turn
-  into a storm of fetches;
+  and a kid that a refetch did not find is not retried for 60 s, so a storm of
+  random kids cannot turn into a storm of fetches;
 * fetches are bounded (2 s, 150 KB, same-host redirects, https or loopback).
 """
 
@@ -91,7 +91,8 @@ class JwksCache:
             return False
         now = self._clock()
         if now - self._last_kid_refetch.get(uri, float("-inf")) < self._kid_cooldown:
-            self._unknown.put((uri, kid), True, now + self._unknown_kid_ttl)
+            # Not marked unknown: a key rotated in during the cooldown is picked up
+            # by the first request after it, not a negative TTL later.
             return False
         self._last_kid_refetch[uri] = now
         return True
