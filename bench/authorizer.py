@@ -179,7 +179,7 @@ def _zip_size(*dirs: Path) -> int:
 
 def artifact_size() -> dict[str, Any]:
     build = ROOT / ".aws-sam" / "build"
-    parts = [build / "AuthorizerFunction", build / "CommonLayer", build / "CoreDepsLayer"]
+    parts = [build / "AuthorizerFunction", build / "CommonLayer", build / "AuthorizerDepsLayer"]
     missing = [p.name for p in parts if not p.is_dir()]
     if missing:
         return {"error": f"run `make build` first (missing {', '.join(missing)})"}

@@ -221,7 +221,7 @@ def test_authorizer_function_shape(template: dict[str, Any]):
     assert function["CodeUri"] == "functions/authorizer/"
     assert function["Handler"] == "app.handler"
     assert function["Timeout"] <= 10
-    assert function["Layers"] == [{"Ref": "CommonLayer"}, {"Ref": "CoreDepsLayer"}]
+    assert function["Layers"] == [{"Ref": "CommonLayer"}, {"Ref": "AuthorizerDepsLayer"}]
 
 
 def _requirement_names(path: Path) -> set[str]:
@@ -250,8 +250,10 @@ def test_authorizer_layers_and_code_pull_in_no_heavy_packages(template: dict[str
         makefile = (content / "Makefile").read_text()
         for heavy in HEAVY_PACKAGES:
             assert not re.search(rf"\b{heavy}\b", makefile), (layer_ref, heavy)
-    core = _requirement_names(ROOT / "layers/core-deps/requirements.txt")
-    assert core == {"pyjwt", "httpx", "aws-lambda-powertools"}
+    own_layer = _requirement_names(ROOT / "layers/authorizer-deps/requirements.txt")
+    assert own_layer == {"pyjwt", "httpx", "aws-lambda-powertools"}
+    prune = (ROOT / "layers/authorizer-deps/prune.txt").read_text().split()
+    assert "aws_lambda_powertools/event_handler" in prune
 
 
 def test_authorizer_may_read_only_the_introspection_secret(template: dict[str, Any]):
@@ -275,6 +277,7 @@ def test_authorizer_may_read_only_the_introspection_secret(template: dict[str, A
     [
         ("CommonLayer", "layers/common/"),
         ("CoreDepsLayer", "layers/core-deps/"),
+        ("AuthorizerDepsLayer", "layers/authorizer-deps/"),
     ],
 )
 def test_layers_build_with_make_for_python313_arm64(
@@ -286,7 +289,16 @@ def test_layers_build_with_make_for_python313_arm64(
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     assert layer["Metadata"]["BuildMethod"] == "makefile"
-    assert f"build-{name}:" in (ROOT / content_uri / "Makefile").read_text()
+    makefile = (ROOT / content_uri / "Makefile").read_text()
+    if name == "CommonLayer":
+        assert f"build-{name}:" in makefile
+    else:  # the dependency layers share layers/pydeps.mk, which defines build-$(LAYER)
+        assert f"LAYER := {name}" in makefile
+        assert "include $(HERE)/../pydeps.mk" in makefile
+        pydeps = (ROOT / "layers/pydeps.mk").read_text()
+        assert "build-$(LAYER):" in pydeps
+        assert "--platform manylinux2014_aarch64" in pydeps
+        assert "--python-version 3.13" in pydeps
 
 
 # ---------------------------------------------------------------- gateway responses

@@ -1,0 +1,33 @@
+# Shared by the dependency layers' Makefiles (sam build, Metadata BuildMethod: makefile).
+# No Docker and no python3.13 needed: pip cross-installs binary wheels for the
+# python3.13/arm64 runtime. A layer's Makefile sets LAYER and includes this file;
+# its requirements.txt says what to install and its prune.txt what to delete after.
+#
+# pip would byte-compile with the interpreter running it (wrong version), so
+# --no-compile; if a working Python 3.13 is at hand, precompile for the runtime
+# with unchecked hashes (see layers/common/Makefile). Override: PYTHON313=...
+#
+# After installing, drop dead weight: byte-code caches, console scripts (their
+# shebang is this machine's Python), packages' own test suites, and the paths in
+# prune.txt (tests/template/test_layers.py proves the functions still import
+# and run without them). dist-info stays (importlib.metadata reads it).
+PYTHON ?= python3
+PYTHON313 ?= python3.13
+PIP_TARGET = $(ARTIFACTS_DIR)/python
+
+.PHONY: build-$(LAYER)
+
+build-$(LAYER):
+	rm -rf "$(PIP_TARGET)"
+	mkdir -p "$(PIP_TARGET)"
+	"$(PYTHON)" -m pip install --quiet --disable-pip-version-check --no-compile \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.13 \
+		--only-binary=:all: --upgrade --target "$(PIP_TARGET)" -r "$(HERE)/requirements.txt"
+	find "$(PIP_TARGET)" -name __pycache__ -type d -prune -exec rm -rf {} +
+	find "$(PIP_TARGET)" -name '*.py[co]' -delete
+	rm -rf "$(PIP_TARGET)/bin" "$(PIP_TARGET)"/*/tests
+	grep -vE '^\s*(#|$$)' "$(HERE)/prune.txt" | while read -r path; do rm -rf "$(PIP_TARGET)/$$path"; done
+	@if "$(PYTHON313)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; then \
+		echo "precompiling $(LAYER) with $(PYTHON313)"; \
+		"$(PYTHON313)" -m compileall -q --invalidation-mode unchecked-hash "$(PIP_TARGET)"; \
+	fi
