@@ -20,7 +20,7 @@ from gistgate.authorizer.policy import BadMethodArn, api_wide_resource, policy_r
 from gistgate.cache import Clock
 from gistgate.config import Settings, get_settings
 from gistgate.discovery import Discovery
-from gistgate.observability import count, logger
+from gistgate.observability import log_with_metric
 from gistgate.tokens.errors import InsufficientScope, TokenError, VerifierUnavailable
 from gistgate.tokens.introspection import Introspector, token_digest
 from gistgate.tokens.jwks import JwksCache
@@ -124,9 +124,14 @@ class Authorizer:
             )
         if detail:
             fields["detail"] = detail
-        log = logger.warning if outcome == "error" else logger.info
-        log("authorizer decision", extra=fields)
-        count("AuthorizerDecision", outcome=outcome, reason=reason)
+        log_with_metric(
+            "authorizer decision",
+            fields,
+            "AuthorizerDecision",
+            warning=outcome == "error",
+            outcome=outcome,
+            reason=reason,
+        )
 
 
 def _secret_source(settings: Settings) -> Callable[[], str | None]:
