@@ -142,3 +142,17 @@ def decisions() -> Iterator[DecisionLog]:
     target.addHandler(handler)
     yield records
     target.removeHandler(handler)
+
+
+@pytest.fixture
+def log_output() -> Iterator[Any]:
+    """Everything the process logger writes during the test, as one text buffer."""
+    import io
+
+    from gistgate.observability import logger
+
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    yield buffer
+    handler.setStream(previous)  # type: ignore[attr-defined]

@@ -1,0 +1,107 @@
+"""gistgate/observability.py and logformat.py: one JSON line per decision, carrying
+its EMF metric, with a fingerprint and never the token."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+
+import pytest
+
+from gistgate.logformat import LeanJsonFormatter
+from gistgate.observability import fingerprint, log_with_metric
+from tests.fixtures.events import authorizer_event
+from tests.fixtures.tokens import claims
+
+
+def lines(captured: str) -> list[dict]:
+    return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
+
+
+def test_log_line_is_also_the_emf_record(log_output) -> None:
+    log_with_metric(
+        "authorizer decision",
+        {"sub": "u-1"},
+        "AuthorizerDecision",
+        outcome="deny",
+        reason="insufficient_scope",
+    )
+    (entry,) = lines(log_output.getvalue())
+    assert entry["message"] == "authorizer decision"
+    assert entry["level"] == "INFO"
+    assert entry["sub"] == "u-1"
+    metric = entry["_aws"]["CloudWatchMetrics"][0]
+    assert metric["Namespace"] == "gistgate"
+    assert metric["Metrics"] == [{"Name": "AuthorizerDecision", "Unit": "Count"}]
+    assert sorted(metric["Dimensions"][0]) == ["outcome", "reason", "service"]
+    # EMF reads dimension values and the metric value from the same object.
+    assert entry["outcome"] == "deny"
+    assert entry["reason"] == "insufficient_scope"
+    assert entry["AuthorizerDecision"] == [1.0]
+
+
+def test_metric_state_does_not_leak_between_lines(log_output) -> None:
+    log_with_metric("a", {}, "AuthorizerDecision", outcome="allow", reason="ok")
+    log_with_metric("b", {}, "AuthorizerDecision", outcome="unauthorized", reason="expired")
+    first, second = lines(log_output.getvalue())
+    assert first["AuthorizerDecision"] == [1.0]
+    assert second["AuthorizerDecision"] == [1.0]
+    assert second["reason"] == "expired"
+
+
+def test_formatter_keys_exceptions_and_appended_keys() -> None:
+    formatter = LeanJsonFormatter("svc")
+    formatter.append_keys(cold_start=True, dropped=None)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "svc", logging.ERROR, __file__, 7, "failed %s", ("x",), sys.exc_info(), func="handler"
+        )
+    record.request_id = "r-1"
+    entry = json.loads(formatter.format(record))
+    assert entry["message"] == "failed x"
+    assert entry["service"] == "svc"
+    assert entry["cold_start"] is True
+    assert "dropped" not in entry
+    assert entry["request_id"] == "r-1"
+    assert entry["location"] == "handler:7"
+    assert entry["exception_name"] == "ValueError"
+    assert "boom" in entry["exception"]
+    assert entry["timestamp"].endswith("Z")
+    formatter.remove_keys(["cold_start", "service"])
+    assert formatter.get_current_keys() == {"service": "svc"}
+    with formatter.append_context_keys(tenant="t"):
+        assert formatter.get_current_keys()["tenant"] == "t"
+    assert "tenant" not in formatter.get_current_keys()
+
+
+def test_fingerprint_is_short_and_stable() -> None:
+    assert fingerprint("abc") == fingerprint(b"abc") == "ba7816bf"
+
+
+@pytest.mark.parametrize(
+    ("env", "mutate"),
+    [
+        ({}, lambda token: token),  # allow
+        ({"OAUTH_REQUIRED_SCOPES": "admin:server"}, lambda token: token),  # deny
+        ({}, lambda token: token[:-4] + "AAAA"),  # bad signature
+        ({}, lambda token: token + "." + token),  # malformed
+    ],
+)
+def test_no_decision_line_contains_the_token(
+    env, mutate, keyring, idp, make_authorizer, log_output
+) -> None:
+    authorizer = make_authorizer(**env)
+    token = mutate(keyring.rsa.sign(claims(idp.issuer)))
+    with contextlib.suppress(Exception):
+        authorizer.handle(authorizer_event(f"Bearer {token}"))
+    out = log_output.getvalue()
+    (entry,) = [e for e in lines(out) if e["message"] == "authorizer decision"]
+    assert entry["token_fp"] == fingerprint(token)
+    for part in {token, *token.split(".")}:
+        if len(part) >= 16:
+            assert part not in out
