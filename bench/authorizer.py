@@ -17,6 +17,7 @@ from bench.util import (
     ROOT,
     LoopbackIdP,
     fresh_interpreter_ms,
+    interleaved,
     median,
     quiet_stdout,
     summary,
@@ -80,15 +81,19 @@ def _measure_alg(app: Any, idp: LoopbackIdP, name: str, key: Any) -> dict[str, A
     assert app.handler(event, None)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     before = idp.hits.get("/jwks.json", 0)
     with quiet_stdout():
-        handler = summary(timed(lambda: app.handler(event, None), N_WARM))
-    handler["jwks_fetches"] = idp.hits.get("/jwks.json", 0) - before
-    return {
-        "handler": handler,
-        "raw_cryptography": summary(timed(raw, N_WARM)),
-        "jwt_decode_prebuilt": summary(timed(decode, N_WARM)),
-        "pyjwkclient_shared": summary(timed(pyjwk_shared, N_WARM)),
-        "pyjwkclient_per_call": summary(timed(pyjwk_per_call, 1_000, warmup=20)),
-    }
+        samples = interleaved(
+            {
+                "handler": lambda: app.handler(event, None),
+                "raw_cryptography": raw,
+                "jwt_decode_prebuilt": decode,
+                "pyjwkclient_shared": pyjwk_shared,
+            },
+            N_WARM,
+        )
+    result = {name: summary(values) for name, values in samples.items()}
+    result["handler"]["jwks_fetches"] = idp.hits.get("/jwks.json", 0) - before
+    result["pyjwkclient_per_call"] = summary(timed(pyjwk_per_call, 1_000, warmup=20))
+    return result
 
 
 def warm_verify() -> dict[str, Any]:
@@ -148,31 +153,40 @@ def cold_start() -> dict[str, Any]:
         f"'{ROOT}/functions/authorizer/app.py'); m=u.module_from_spec(s); "
         "s.loader.exec_module(m)"
     )
-    with_prefetch = fresh_interpreter_ms(
-        code,
-        {"AUTH_MODE": "jwt", "OAUTH_ISSUER": idp.url, "OAUTH_JWKS_URI": idp.url + "/jwks.json"},
-    )
-    import_only = fresh_interpreter_ms(
-        code,
-        {"AUTH_MODE": "builtin", "OAUTH_ISSUER": "", "OAUTH_JWKS_URI": "", "PUBLIC_BASE_URL": ""},
-    )
-    bare = fresh_interpreter_ms("pass", {})
+    pyc = str(ROOT / ".bench" / "pycache")
+    no_issuer = {
+        "AUTH_MODE": "builtin",
+        "OAUTH_ISSUER": "",
+        "OAUTH_JWKS_URI": "",
+        "PUBLIC_BASE_URL": "",
+    }
+    with_issuer = {
+        "AUTH_MODE": "jwt",
+        "OAUTH_ISSUER": idp.url,
+        "OAUTH_JWKS_URI": idp.url + "/jwks.json",
+    }
+    import_only = fresh_interpreter_ms(code, no_issuer, pyc=pyc)
+    with_prefetch = fresh_interpreter_ms(code, with_issuer, pyc=pyc)
+    without_pyc = fresh_interpreter_ms(code, no_issuer, pyc=None)
+    bare = fresh_interpreter_ms("pass", {}, pyc=pyc)
     idp.close()
     return {
-        "import_and_prefetch_ms": median(with_prefetch),
         "import_only_ms": median(import_only),
+        "import_only_min_ms": min(import_only),
+        "import_and_prefetch_ms": median(with_prefetch),
+        "import_only_no_pyc_ms": median(without_pyc),
         "bare_interpreter_ms": median(bare),
-        "runs": len(with_prefetch),
+        "runs": len(import_only),
     }
 
 
-def _zip_size(*dirs: Path) -> int:
+def _zip_size(*dirs: Path, with_pyc: bool = True) -> int:
     out = ROOT / ".bench" / "authorizer.zip"
     out.parent.mkdir(exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for directory in dirs:
             for path in sorted(directory.rglob("*")):
-                if path.is_file():
+                if path.is_file() and (with_pyc or path.suffix != ".pyc"):
                     archive.write(path, path.relative_to(directory))
     return out.stat().st_size
 
@@ -183,5 +197,9 @@ def artifact_size() -> dict[str, Any]:
     missing = [p.name for p in parts if not p.is_dir()]
     if missing:
         return {"error": f"run `make build` first (missing {', '.join(missing)})"}
-    sizes = {p.name: _zip_size(p) for p in parts}
-    return {"zipped_bytes": _zip_size(*parts), "parts": sizes}
+    return {
+        "zipped_bytes": _zip_size(*parts),
+        "zipped_bytes_without_pyc": _zip_size(*parts, with_pyc=False),
+        "pyc_files": sum(1 for p in parts for _ in p.rglob("*.pyc")),
+        "parts": {p.name: _zip_size(p) for p in parts},
+    }
