@@ -29,10 +29,9 @@ logger = Logger(service=SERVICE, logger_formatter=LeanJsonFormatter(SERVICE))
 _metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
 
 
-def fingerprint(token: str | bytes) -> str:
-    """First 8 hex chars of SHA-256: a log-safe handle on a secret."""
-    digest = hashlib.sha256(token.encode() if isinstance(token, str) else token).hexdigest()
-    return digest[:8]
+def fingerprint(secret: str, digest: bytes | None = None) -> str:
+    """First 8 hex chars of the secret's SHA-256 (pass ``digest`` if already computed)."""
+    return (digest or hashlib.sha256(secret.encode()).digest()).hex()[:8]
 
 
 def emf_count(metric: str, **dimensions: str) -> dict[str, Any]:

@@ -20,14 +20,14 @@ from gistgate.authorizer.policy import BadMethodArn, api_wide_resource, policy_r
 from gistgate.cache import Clock
 from gistgate.config import Settings, get_settings
 from gistgate.discovery import Discovery
-from gistgate.observability import log_with_metric
+from gistgate.observability import fingerprint, log_with_metric
 from gistgate.tokens.errors import InsufficientScope, TokenError, VerifierUnavailable
 from gistgate.tokens.introspection import Introspector, token_digest
 from gistgate.tokens.jwks import JwksCache
 from gistgate.tokens.jws import looks_like_jwt
 from gistgate.tokens.presets import get_preset
 from gistgate.tokens.principal import Principal
-from gistgate.tokens.trust import Trust, resolve_trust
+from gistgate.tokens.trust import Trust, TrustedIssuer, jwks_source, resolve_trust
 from gistgate.tokens.validator import JwtValidator
 from gistgate.urls import BaseUrlUnknown, base_url
 
@@ -76,7 +76,7 @@ class Authorizer:
         try:
             token = extract_bearer(event, self.settings.max_token_bytes)
             digest = token_digest(token)
-            fp = digest.hex()[:8]
+            fp = fingerprint(token, digest)
             trust = resolve_trust(self.settings, base_url(self.settings, event))
             resource = api_wide_resource(event.get("methodArn"))
             principal = self._principal(token, digest, trust)
@@ -147,6 +147,17 @@ def _secret_source(settings: Settings) -> Callable[[], str | None]:
     return read
 
 
+def _known_issuers(settings: Settings) -> list[TrustedIssuer]:
+    """Issuers whose keys can be fetched before the first request (cold start)."""
+    if settings.public_base_url:
+        return list(resolve_trust(settings, settings.public_base_url).issuers.values())
+    # Without the base URL only the audiences are unknown, and prefetching needs none.
+    return [
+        TrustedIssuer(cfg.issuer, jwks_source(settings, cfg), frozenset())
+        for cfg in settings.issuers
+    ]
+
+
 def build_authorizer(settings: Settings | None = None, *, prefetch: bool = True) -> Authorizer:
     """Wire the authorizer from settings; warm the key caches when the issuer is known."""
     settings = settings or get_settings()
@@ -161,7 +172,5 @@ def build_authorizer(settings: Settings | None = None, *, prefetch: bool = True)
             leeway=settings.leeway_seconds,
         )
     if prefetch and settings.auth_mode != "introspection":
-        base = settings.public_base_url
-        if base or settings.issuers:
-            jwt_validator.prefetch(resolve_trust(settings, base or settings.issuers[0].issuer))
+        jwt_validator.prefetch(_known_issuers(settings))
     return Authorizer(settings, jwt_validator, introspector)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from gistgate.config import Settings
+from gistgate.config import IssuerConfig, Settings
 from gistgate.urls import resource_url
 
 BUILTIN_JWKS_PATH = "/.well-known/jwks.json"
@@ -44,6 +44,13 @@ class Trust:
         return found.audiences if found else frozenset()
 
 
+def jwks_source(settings: Settings, cfg: IssuerConfig) -> str | None:
+    """The issuer's JWKS URI if known without discovery (configured, or ours in builtin)."""
+    if cfg.jwks_uri is None and settings.auth_mode == "builtin":
+        return cfg.issuer.rstrip("/") + BUILTIN_JWKS_PATH
+    return cfg.jwks_uri
+
+
 @lru_cache(maxsize=32)
 def resolve_trust(settings: Settings, base: str) -> Trust:
     """The trust for requests whose public base URL is ``base``."""
@@ -54,10 +61,7 @@ def resolve_trust(settings: Settings, base: str) -> Trust:
         # Our own authorization server: issuer is the base URL, keys at our JWKS.
         issuers[base] = TrustedIssuer(base, base + BUILTIN_JWKS_PATH, frozenset({resource}))
     for cfg in configured:
-        jwks_uri = cfg.jwks_uri
-        if jwks_uri is None and settings.auth_mode == "builtin":
-            jwks_uri = cfg.issuer.rstrip("/") + BUILTIN_JWKS_PATH
         issuers[cfg.issuer] = TrustedIssuer(
-            cfg.issuer, jwks_uri, frozenset(cfg.audiences or (resource,))
+            cfg.issuer, jwks_source(settings, cfg), frozenset(cfg.audiences or (resource,))
         )
     return Trust(resource, issuers)

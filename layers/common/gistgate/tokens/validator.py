@@ -9,6 +9,7 @@ that issuer's JWKS only; then the signature; then the claims.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from gistgate.cache import Clock
 from gistgate.config import Settings
@@ -57,9 +58,9 @@ class JwtValidator:
         except FetchError as exc:
             raise VerifierUnavailable(f"issuer metadata unavailable ({exc.reason})") from None
 
-    def prefetch(self, trust: Trust) -> None:
+    def prefetch(self, issuers: Iterable[TrustedIssuer]) -> None:
         """Warm discovery and keys at cold start; failures are retried on first use."""
-        for issuer in trust.issuers.values():
+        for issuer in issuers:
             try:
                 self.jwks.prefetch(self.jwks_uri(issuer))
             except VerifierUnavailable:
