@@ -107,3 +107,14 @@ def test_no_decision_line_contains_the_token(
     for part in {token, *token.split(".")}:
         if len(part) >= 16:
             assert part not in out
+
+
+def test_reused_emf_records_are_restamped_and_not_shared(log_output) -> None:
+    log_with_metric("a", {}, "AuthorizerDecision", outcome="allow", reason="ok")
+    first = lines(log_output.getvalue())[-1]
+    log_with_metric("b", {"extra": 1}, "AuthorizerDecision", outcome="allow", reason="ok")
+    second = lines(log_output.getvalue())[-1]
+    assert second["_aws"]["Timestamp"] >= first["_aws"]["Timestamp"]
+    assert "extra" not in first
+    assert second["extra"] == 1
+    assert first["_aws"]["CloudWatchMetrics"] == second["_aws"]["CloudWatchMetrics"]

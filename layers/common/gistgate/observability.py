@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -34,15 +35,30 @@ def fingerprint(secret: str, digest: bytes | None = None) -> str:
     return (digest or hashlib.sha256(secret.encode()).digest()).hex()[:8]
 
 
-def emf_count(metric: str, **dimensions: str) -> dict[str, Any]:
-    """Powertools' EMF serialisation of one count with these dimensions (not printed)."""
-    for name, value in dimensions.items():
+def _serialise(metric: str, dimensions: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    for name, value in dimensions:
         _metrics.add_dimension(name=name, value=value)
     _metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     try:
         return _metrics.serialize_metric_set()
     finally:
         _metrics.clear_metrics()
+
+
+# Powertools' serialisation of a count is the same for a given metric and dimension
+# set but for its timestamp, and it costs ~60 µs inside the authorizer's hot path.
+# It is made once per (metric, dimensions) (a few dozen outcome/reason pairs) and
+# restamped per use.
+_emf_templates: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+
+
+def emf_count(metric: str, **dimensions: str) -> dict[str, Any]:
+    """Powertools' EMF record of one count with these dimensions, timestamped now."""
+    key = (metric, tuple(dimensions.items()))
+    template = _emf_templates.get(key)
+    if template is None:
+        template = _emf_templates[key] = _serialise(metric, key[1])
+    return {**template, "_aws": {**template["_aws"], "Timestamp": int(time.time() * 1000)}}
 
 
 def log_with_metric(
