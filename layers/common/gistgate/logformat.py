@@ -25,6 +25,12 @@ _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
     "asctime",
 }
 
+# The Logging HOWTO's "Optimization" switches: we never print thread or process
+# names, so the LogRecord need not look them up on every line.
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+
 
 class LeanJsonFormatter(BasePowertoolsFormatter):
     """One compact JSON object per record; appended keys persist until cleared."""
@@ -33,14 +39,23 @@ class LeanJsonFormatter(BasePowertoolsFormatter):
         super().__init__()
         self._keys: dict[str, Any] = {"service": service}
         self._lock = threading.Lock()
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self, record: logging.LogRecord) -> str:
+        """ISO 8601 UTC with milliseconds; the seconds part is formatted once per second."""
+        second = int(record.created)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._second_text}.{int(record.msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "level": record.levelname,
             "location": f"{record.funcName}:{record.lineno}",
             "message": record.getMessage(),
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "timestamp": self._timestamp(record),
             **self._keys,
         }
         entry.update((k, v) for k, v in record.__dict__.items() if k not in _RESERVED)

@@ -67,13 +67,17 @@ def b64url_decode(segment: str) -> bytes:
         raise MalformedToken("bad base64url") from None
 
 
+# One decoder, built once: json.loads() with hooks would build a new one per call.
+_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+
+
 def strict_json_object(raw: bytes, what: str) -> dict[str, Any]:
     """A JSON object with unique member names and no NaN/Infinity."""
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        value = _STRICT_JSON.decode(raw.decode("utf-8"))
     except MalformedToken:
         raise
-    except (ValueError, RecursionError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # includes UnicodeDecodeError
         raise MalformedToken(f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise MalformedToken(f"{what} is not a JSON object")
