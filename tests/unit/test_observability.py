@@ -69,7 +69,7 @@ def test_formatter_keys_exceptions_and_appended_keys() -> None:
     assert entry["cold_start"] is True
     assert "dropped" not in entry
     assert entry["request_id"] == "r-1"
-    assert entry["location"] == "handler:7"
+    assert "location" not in entry  # no stack walk per line
     assert entry["exception_name"] == "ValueError"
     assert "boom" in entry["exception"]
     assert entry["timestamp"].endswith("Z")

@@ -66,4 +66,4 @@ def log_with_metric(
 ) -> None:
     """One structured log line that is also the EMF record of ``metric``."""
     write = logger.warning if warning else logger.info
-    write(message, extra={**emf_count(metric, **dimensions), **fields}, stacklevel=3)
+    write(message, extra={**emf_count(metric, **dimensions), **fields})
