@@ -9,7 +9,6 @@ lookup and the signature check only ever see a well-formed token.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
@@ -59,10 +58,17 @@ def _reject_constant(name: str) -> Any:
     raise MalformedToken(f"non-finite number {name}")
 
 
+_FROM_URLSAFE = str.maketrans("-_", "+/")
+
+
 def b64url_decode(segment: str) -> bytes:
-    """Decode one unpadded base64url segment."""
+    """Decode one unpadded base64url segment (its alphabet already checked by ``_SEGMENT``).
+
+    binascii directly: ``base64.urlsafe_b64decode`` adds two type-conversion
+    passes per call, and this runs three times per token.
+    """
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).translate(_FROM_URLSAFE))
     except (binascii.Error, ValueError):
         raise MalformedToken("bad base64url") from None
 
