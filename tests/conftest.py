@@ -116,7 +116,7 @@ def _fresh_settings() -> Iterator[None]:
 
 
 class DecisionLog(list):  # type: ignore[type-arg]
-    """LogRecords of the authorizer's decisions (the structured fields are attributes)."""
+    """The authorizer's decision lines, parsed from the JSON the formatter writes."""
 
     @property
     def reasons(self) -> list[str]:
@@ -126,16 +126,19 @@ class DecisionLog(list):  # type: ignore[type-arg]
 @pytest.fixture
 def decisions() -> Iterator[DecisionLog]:
     """Capture the authorizer's decision lines from its Powertools logger."""
+    import json
     import logging
+    from types import SimpleNamespace
 
-    from gistgate.observability import SERVICE
+    from gistgate.observability import SERVICE, logger
 
     records = DecisionLog()
+    formatter = logger.registered_handler.formatter
 
     class Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if record.getMessage() == "authorizer decision":
-                records.append(record)
+                records.append(SimpleNamespace(**json.loads(formatter.format(record))))
 
     handler = Collect()
     target = logging.getLogger(SERVICE)

@@ -35,7 +35,7 @@ def test_log_line_is_also_the_emf_record(log_output) -> None:
     metric = entry["_aws"]["CloudWatchMetrics"][0]
     assert metric["Namespace"] == "gistgate"
     assert metric["Metrics"] == [{"Name": "AuthorizerDecision", "Unit": "Count"}]
-    assert sorted(metric["Dimensions"][0]) == ["outcome", "reason", "service"]
+    assert sorted(metric["Dimensions"][0]) == ["outcome", "reason"]
     # EMF reads dimension values and the metric value from the same object.
     assert entry["outcome"] == "deny"
     assert entry["reason"] == "insufficient_scope"
@@ -118,3 +118,18 @@ def test_reused_emf_records_are_restamped_and_not_shared(log_output) -> None:
     assert "extra" not in first
     assert second["extra"] == 1
     assert first["_aws"]["CloudWatchMetrics"] == second["_aws"]["CloudWatchMetrics"]
+
+
+def test_the_spliced_line_is_one_json_object_without_repeated_members(log_output) -> None:
+    def unique(pairs):
+        names = [name for name, _ in pairs]
+        assert len(names) == len(set(names)), names
+        return dict(pairs)
+
+    log_with_metric(
+        "authorizer decision", {"sub": "u"}, "AuthorizerDecision", outcome="allow", reason="ok"
+    )
+    line = log_output.getvalue().strip().splitlines()[-1]
+    entry = json.loads(line, object_pairs_hook=unique)
+    assert entry["service"] == "gistgate"
+    assert entry["AuthorizerDecision"] == [1.0]

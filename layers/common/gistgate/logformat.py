@@ -35,6 +35,13 @@ logging.logMultiprocessing = False
 logging._srcfile = None  # type: ignore[attr-defined]
 
 
+EMF_ATTRIBUTE = "_gistgate_emf"
+
+
+class EmfFragment(str):
+    """JSON object members (no braces) to splice into the line: a pre-serialised EMF record."""
+
+
 class LeanJsonFormatter(BasePowertoolsFormatter):
     """One compact JSON object per record; appended keys persist until cleared."""
 
@@ -61,10 +68,14 @@ class LeanJsonFormatter(BasePowertoolsFormatter):
             **self._keys,
         }
         entry.update((k, v) for k, v in record.__dict__.items() if k not in _RESERVED)
+        emf = entry.pop(EMF_ATTRIBUTE, None)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
             entry["exception_name"] = getattr(record.exc_info[0], "__name__", None)
-        return json.dumps(entry, default=str, separators=(",", ":"))
+        line = json.dumps(entry, default=str, separators=(",", ":"))
+        if isinstance(emf, EmfFragment) and emf:
+            line = f"{line[:-1]},{emf}}}"
+        return line
 
     def append_keys(self, **additional_keys: Any) -> None:
         self._keys.update((k, v) for k, v in additional_keys.items() if v is not None)
