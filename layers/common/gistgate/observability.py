@@ -72,6 +72,6 @@ def emf_fragment(metric: str, **dimensions: str) -> EmfFragment:
 def log_with_metric(
     message: str, fields: dict[str, Any], metric: str, *, warning: bool = False, **dimensions: str
 ) -> None:
-    """One structured log line that is also the EMF record of ``metric``."""
-    write = logger.warning if warning else logger.info
-    write(message, extra={**fields, EMF_ATTRIBUTE: emf_fragment(metric, **dimensions)})
+    """One structured log line that is also the EMF record of ``metric`` (``fields`` is taken)."""
+    fields[EMF_ATTRIBUTE] = emf_fragment(metric, **dimensions)
+    (logger.warning if warning else logger.info)(message, extra=fields)

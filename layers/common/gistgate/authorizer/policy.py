@@ -21,8 +21,22 @@ class BadMethodArn(ValueError):
     """The event's methodArn is not an execute-api method ARN."""
 
 
+_resources: dict[str, str] = {}
+
+
 def api_wide_resource(method_arn: Any) -> str:
-    """``arn:…:execute-api:region:account:apiId/stage/*/*`` from a method ARN."""
+    """``arn:…:execute-api:region:account:apiId/stage/*/*`` from a method ARN (memoised:
+    an API has a handful of routes)."""
+    known = _resources.get(method_arn) if isinstance(method_arn, str) else None
+    if known is not None:
+        return known
+    resource = _api_wide_resource(method_arn)
+    if len(_resources) < 256:
+        _resources[method_arn] = resource
+    return resource
+
+
+def _api_wide_resource(method_arn: Any) -> str:
     if not isinstance(method_arn, str):
         raise BadMethodArn("methodArn missing")
     parts = method_arn.split(":", 5)
