@@ -1,22 +1,23 @@
-"""Benchmark plumbing: percentiles, a loopback IdP, quiet stdout, fresh interpreters."""
+"""Benchmark plumbing: percentiles, interleaved timing, quiet stdout, fresh interpreters."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.fixtures.loopback import LoopbackIdP
+
 ROOT = Path(__file__).resolve().parents[1]
+
+__all__ = ["LoopbackIdP"]
 
 
 def timed(fn: Callable[[], Any], n: int, warmup: int = 200) -> list[float]:
@@ -79,44 +80,6 @@ def quiet_stdout() -> Iterator[None]:
         os.dup2(saved, 1)
         os.close(devnull)
         os.close(saved)
-
-
-class LoopbackIdP:
-    """A tiny IdP on 127.0.0.1: /jwks.json and /introspect, with hit counters."""
-
-    def __init__(self, jwks: dict[str, Any], introspection: dict[str, Any] | None = None) -> None:
-        self.jwks = jwks
-        self.introspection = introspection or {"active": False}
-        self.hits: dict[str, int] = {}
-        idp = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _send(self, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                idp.hits[self.path] = idp.hits.get(self.path, 0) + 1
-                self._send(idp.jwks)
-
-            def do_POST(self) -> None:
-                idp.hits[self.path] = idp.hits.get(self.path, 0) + 1
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self._send(idp.introspection)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def fresh_interpreter_ms(

@@ -11,9 +11,17 @@
 # shebang is this machine's Python), packages' own test suites, and the paths in
 # prune.txt (tests/template/test_layers.py proves the functions still import
 # and run without them). dist-info stays (importlib.metadata reads it).
+#
+# Shared objects are shipped with their symbol tables (cryptography's is 3 MB);
+# llvm-strip (any target) drops what no dynamic link needs, if it is installed.
+#
+# A layer with hot-modules.txt precompiles only those modules (what its function
+# imports on a cold start and its first requests: tests/template/test_layers.py
+# keeps the list current); others precompile everything.
 PYTHON ?= python3
 PYTHON313 ?= python3.13
 PIP_TARGET = $(ARTIFACTS_DIR)/python
+STRIP ?= llvm-strip
 
 .PHONY: build-$(LAYER)
 
@@ -27,7 +35,17 @@ build-$(LAYER):
 	find "$(PIP_TARGET)" -name '*.py[co]' -delete
 	rm -rf "$(PIP_TARGET)/bin" "$(PIP_TARGET)"/*/tests
 	grep -vE '^\s*(#|$$)' "$(HERE)/prune.txt" | while read -r path; do rm -rf "$(PIP_TARGET)/$$path"; done
+	@if command -v "$(STRIP)" >/dev/null 2>&1; then \
+		echo "stripping shared objects of $(LAYER) with $(STRIP)"; \
+		find "$(PIP_TARGET)" -name '*.so' -exec "$(STRIP)" --strip-unneeded {} +; \
+	fi
 	@if "$(PYTHON313)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; then \
 		echo "precompiling $(LAYER) with $(PYTHON313)"; \
-		"$(PYTHON313)" -m compileall -q --invalidation-mode unchecked-hash "$(PIP_TARGET)"; \
+		if [ -f "$(HERE)/hot-modules.txt" ]; then \
+			cd "$(PIP_TARGET)" && grep -vE '^\s*(#|$$)' "$(HERE)/hot-modules.txt" \
+				| while read -r f; do [ -f "$$f" ] && echo "$$f"; done \
+				| "$(PYTHON313)" -m compileall -q --invalidation-mode unchecked-hash -i -; \
+		else \
+			"$(PYTHON313)" -m compileall -q --invalidation-mode unchecked-hash "$(PIP_TARGET)"; \
+		fi; \
 	fi

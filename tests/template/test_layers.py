@@ -112,3 +112,47 @@ def test_wellknown_runs_on_the_pruned_core_layer(tmp_path: Path) -> None:
     assert result["status"] == 200
     assert str(result["powertools"]).startswith(str(tmp_path))
     assert result["resource"].endswith("/prod/mcp")
+
+
+@pytest.mark.slow
+def test_hot_module_list_covers_everything_the_authorizer_imports() -> None:
+    from tests.template.hot_modules import imported_layer_modules
+
+    listed = {
+        line.strip()
+        for line in (ROOT / "layers/authorizer-deps/hot-modules.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    missing = sorted(set(imported_layer_modules()) - listed)
+    assert not missing, (
+        "regenerate: .venv/bin/python -m tests.template.hot_modules "
+        f"> layers/authorizer-deps/hot-modules.txt (missing {missing[:5]})"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("llvm-strip") is None, reason="llvm-strip not installed")
+def test_stripped_cryptography_still_verifies(tmp_path: Path) -> None:
+    """The layer strips shared objects; prove the flag keeps what Python's import needs."""
+    import cryptography
+
+    copy = tmp_path / "cryptography"
+    shutil.copytree(
+        Path(cryptography.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    objects = list(copy.rglob("*.so"))
+    assert objects
+    before = sum(p.stat().st_size for p in objects)
+    subprocess.run(["llvm-strip", "--strip-unneeded", *map(str, objects)], check=True)
+    assert sum(p.stat().st_size for p in objects) <= before
+    code = (
+        "import cryptography, json;"
+        "from cryptography.hazmat.primitives.asymmetric import ec;"
+        "from cryptography.hazmat.primitives import hashes;"
+        "k = ec.generate_private_key(ec.SECP256R1());"
+        "k.public_key().verify(k.sign(b'm', ec.ECDSA(hashes.SHA256())), b'm',"
+        " ec.ECDSA(hashes.SHA256()));"
+        "print(json.dumps({'from': cryptography.__file__}))"
+    )
+    result = run_isolated(code, tmp_path, {})
+    assert str(result["from"]).startswith(str(tmp_path))
