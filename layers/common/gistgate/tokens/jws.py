@@ -58,7 +58,7 @@ def _reject_constant(name: str) -> Any:
     raise MalformedToken(f"non-finite number {name}")
 
 
-_FROM_URLSAFE = str.maketrans("-_", "+/")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")  # bytes.translate is C; str.translate is not
 
 
 def b64url_decode(segment: str) -> bytes:
@@ -68,8 +68,9 @@ def b64url_decode(segment: str) -> bytes:
     passes per call, and this runs three times per token.
     """
     try:
-        return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).translate(_FROM_URLSAFE))
-    except (binascii.Error, ValueError):
+        padded = (segment + "=" * (-len(segment) % 4)).encode("ascii")
+        return binascii.a2b_base64(padded.translate(_FROM_URLSAFE))
+    except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError
         raise MalformedToken("bad base64url") from None
 
 
