@@ -241,3 +241,18 @@ def test_a_single_audience_group_and_jwks_uri_apply_to_every_issuer():
 
     assert [cfg.jwks_uri for cfg in settings.issuers] == [f"{ISSUER}/keys"] * 2
     assert [cfg.audiences for cfg in settings.issuers] == [("api://shared",)] * 2
+
+
+def test_repr_never_shows_the_introspection_secret() -> None:
+    settings = load_settings(
+        {
+            "AUTH_MODE": "introspection",
+            "OAUTH_ISSUER": "https://idp.example.com",
+            "OAUTH_INTROSPECTION_URL": "https://idp.example.com/introspect",
+            "OAUTH_INTROSPECTION_CLIENT_SECRET": "s3cr3t-value-for-test",
+        }
+    )
+    assert "s3cr3t-value-for-test" not in repr(settings)
+    assert "s3cr3t-value-for-test" not in str(settings)
+    assert "introspection_client_secret='***'" in repr(settings)
+    assert settings.introspection_client_secret == "s3cr3t-value-for-test"

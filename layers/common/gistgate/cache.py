@@ -17,8 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -26,8 +25,7 @@ V = TypeVar("V")
 Clock = Callable[[], float]
 
 
-@dataclass
-class Entry(Generic[V]):
+class Entry(NamedTuple, Generic[V]):
     """A loaded value and when it was loaded."""
 
     value: V

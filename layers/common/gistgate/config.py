@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from gistgate.netguard import UnsafeUrlError, check_outbound_url
 
@@ -43,8 +42,7 @@ class SettingsError(ValueError):
         self.variable = variable
 
 
-@dataclass(frozen=True)
-class IssuerConfig:
+class IssuerConfig(NamedTuple):
     """One trusted issuer with its own key source and its own audiences.
 
     ``audiences`` empty means "the MCP resource URL", resolved per request when
@@ -56,8 +54,7 @@ class IssuerConfig:
     audiences: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Everything the functions read from the environment."""
 
     auth_mode: AuthMode = "builtin"
@@ -69,7 +66,7 @@ class Settings:
     introspection_url: str | None = None
     introspection_client_id: str | None = None
     introspection_secret_arn: str | None = None
-    introspection_client_secret: str | None = field(default=None, repr=False)
+    introspection_client_secret: str | None = None
     public_base_url: str | None = None
     scope_read: str = "read:gists"
     scope_write: str = "write:gists"
@@ -78,6 +75,19 @@ class Settings:
     resource_documentation: str | None = None
     max_token_bytes: int = 8192
     leeway_seconds: int = 60
+
+    def __repr__(self) -> str:
+        """Like the default, with the introspection client secret masked."""
+        shown = (
+            self._replace(introspection_client_secret="***")  # noqa: S106 - a mask, not a secret
+            if self.introspection_client_secret
+            else self
+        )
+        return (
+            "Settings("
+            + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, shown, strict=True))
+            + ")"
+        )
 
     @property
     def basic_scopes(self) -> tuple[str, ...]:

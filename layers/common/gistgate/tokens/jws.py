@@ -12,8 +12,7 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from gistgate.tokens.errors import (
     ForbiddenHeader,
@@ -30,8 +29,7 @@ _KID = re.compile(r"[\x21-\x7e]{1,256}")
 FORBIDDEN_HEADER_PARAMS = frozenset({"jwk", "jku", "x5u", "x5c", "crit", "b64"})
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedJws:
+class ParsedJws(NamedTuple):
     """A structurally valid JWS: decoded header and payload, and what to verify."""
 
     header: dict[str, Any]

@@ -8,8 +8,7 @@ the JWK declares an ``alg``, that is the same one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 from jwt.exceptions import InvalidKeyError
@@ -41,8 +40,7 @@ MIN_RSA_BITS = 2048
 ALGORITHMS = get_default_algorithms()
 
 
-@dataclass(frozen=True, slots=True)
-class VerificationKey:
+class VerificationKey(NamedTuple):
     """One public key from a JWKS, ready for pyjwt's algorithm objects."""
 
     kid: str | None
@@ -86,8 +84,7 @@ def load_jwk(jwk: Any) -> VerificationKey | None:
     return VerificationKey(kid, kty, crv if isinstance(crv, str) else None, alg, key)
 
 
-@dataclass(frozen=True)
-class KeySet:
+class KeySet(NamedTuple):
     """An immutable, parsed JWKS."""
 
     keys: tuple[VerificationKey, ...]

@@ -7,11 +7,10 @@ which is what tells them apart from its ID tokens).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class IdpPreset:
+class IdpPreset(NamedTuple):
     """The claim mapping of one identity provider."""
 
     name: str

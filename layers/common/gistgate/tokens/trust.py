@@ -7,8 +7,8 @@ audiences, so issuer A's audience is never accepted for issuer B.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from gistgate.config import IssuerConfig, Settings
 from gistgate.urls import resource_url
@@ -16,8 +16,7 @@ from gistgate.urls import resource_url
 BUILTIN_JWKS_PATH = "/.well-known/jwks.json"
 
 
-@dataclass(frozen=True)
-class TrustedIssuer:
+class TrustedIssuer(NamedTuple):
     """One issuer we accept tokens from, with its key source and audiences."""
 
     issuer: str
@@ -25,8 +24,7 @@ class TrustedIssuer:
     audiences: frozenset[str]
 
 
-@dataclass(frozen=True)
-class Trust:
+class Trust(NamedTuple):
     """Everything a validator needs to accept a token for one resource."""
 
     resource: str
