@@ -120,6 +120,10 @@ class ExpiringMap(Generic[K, V]):
         while len(self._items) > self._max:
             self._items.popitem(last=False)
 
+    def pop(self, key: K) -> None:
+        """Forget ``key`` (no error if absent)."""
+        self._items.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._items)
 

@@ -15,8 +15,10 @@ from typing import Literal, NamedTuple
 from gistgate.netguard import UnsafeUrlError, check_outbound_url
 
 AuthMode = Literal["builtin", "jwt", "introspection"]
+CredentialMode = Literal["service", "delegated", "hybrid"]
 
 AUTH_MODES: tuple[str, ...] = ("builtin", "jwt", "introspection")
+CREDENTIAL_MODES: tuple[str, ...] = ("service", "delegated", "hybrid")
 IDP_PRESETS: tuple[str, ...] = ("generic", "cognito", "auth0", "okta", "entra", "keycloak")
 # Asymmetric algorithms we know how to bind to a JWK. `none` and HS* are never accepted.
 SUPPORTED_ALGORITHMS: tuple[str, ...] = (
@@ -32,6 +34,9 @@ SUPPORTED_ALGORITHMS: tuple[str, ...] = (
 )
 DEFAULT_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256")
 MCP_PATH = "/mcp"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+# Settings whose values are secrets: masked in repr, never logged.
+_SECRET_FIELDS = ("introspection_client_secret", "github_service_token", "github_client_secret")
 
 
 class SettingsError(ValueError):
@@ -75,14 +80,22 @@ class Settings(NamedTuple):
     resource_documentation: str | None = None
     max_token_bytes: int = 8192
     leeway_seconds: int = 60
+    # The MCP function (issue #3).
+    github_credentials: CredentialMode = "hybrid"
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    github_service_secret_arn: str | None = None
+    github_service_token: str | None = None
+    github_client_id: str | None = None
+    github_client_secret_arn: str | None = None
+    github_client_secret: str | None = None
+    table_name: str | None = None
+    kms_key_id: str | None = None
+    rate_limit_per_minute: int = 60
+    mcp_allowed_origins: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        """Like the default, with the introspection client secret masked."""
-        shown = (
-            self._replace(introspection_client_secret="***")  # noqa: S106 - a mask, not a secret
-            if self.introspection_client_secret
-            else self
-        )
+        """Like the default, with every secret-valued setting masked."""
+        shown = self._replace(**{name: "***" for name in _SECRET_FIELDS if getattr(self, name)})
         return (
             "Settings("
             + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, shown, strict=True))
@@ -188,6 +201,25 @@ def _base_url(env: Mapping[str, str]) -> str | None:
     return _url(env, "PUBLIC_BASE_URL", url)
 
 
+def _github_api_url(env: Mapping[str, str]) -> str:
+    """GitHub's API root (GitHub Enterprise Server: ``https://HOST/api/v3``), no trailing slash."""
+    raw = (_get(env, "GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip("/")
+    return _url(env, "GITHUB_API_URL", raw)
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Browser origins allowed to call /mcp: exact ``scheme://host[:port]``, or ``*``."""
+    origins = _split(_get(env, "MCP_ALLOWED_ORIGINS") or "")
+    for origin in origins:
+        if origin != "*" and (
+            not origin.startswith(("https://", "http://")) or origin.count("/") != 2
+        ):
+            raise SettingsError(
+                "MCP_ALLOWED_ORIGINS", f"{origin!r} is not an origin (scheme://host[:port])"
+            )
+    return tuple(o.rstrip("/") for o in origins)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise :class:`SettingsError` on the first bad one."""
     env = os.environ if env is None else env
@@ -220,6 +252,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         resource_documentation=_get(env, "RESOURCE_DOCUMENTATION"),
         max_token_bytes=_int(env, "OAUTH_MAX_TOKEN_BYTES", 8192, 256, 65536),
         leeway_seconds=_int(env, "OAUTH_LEEWAY_SECONDS", 60, 0, 300),
+        github_credentials=_choice(  # type: ignore[arg-type]
+            env, "GITHUB_CREDENTIALS", "hybrid", CREDENTIAL_MODES
+        ),
+        github_api_url=_github_api_url(env),
+        github_service_secret_arn=_get(env, "GITHUB_SERVICE_SECRET_ARN"),
+        github_service_token=_get(env, "GITHUB_SERVICE_TOKEN"),
+        github_client_id=_get(env, "GITHUB_CLIENT_ID"),
+        github_client_secret_arn=_get(env, "GITHUB_CLIENT_SECRET_ARN"),
+        github_client_secret=_get(env, "GITHUB_CLIENT_SECRET"),
+        table_name=_get(env, "TABLE_NAME"),
+        kms_key_id=_get(env, "GISTGATE_KMS_KEY_ID"),
+        rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 60, 1, 100_000),
+        mcp_allowed_origins=_origins(env),
     )
 
 

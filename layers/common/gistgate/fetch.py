@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -108,8 +109,8 @@ def _deadline_backend() -> Any:
     return Backend()
 
 
-def _transport() -> httpx.HTTPTransport:
-    """httpx's transport with our deadline-aware network backend.
+def bounded_transport() -> httpx.HTTPTransport:
+    """httpx's transport with our deadline-aware network backend (see :func:`within`).
 
     httpx exposes no network-backend option, so its connection pool is replaced;
     ``tests/unit/test_fetch.py`` fails loudly if httpx stops having one.
@@ -134,7 +135,7 @@ def _http() -> httpx.Client:
         import httpx
 
         _client = httpx.Client(
-            transport=_transport(),
+            transport=bounded_transport(),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             trust_env=False,
@@ -158,6 +159,17 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> b
     return b"".join(chunks)
 
 
+@contextmanager
+def within(seconds: float) -> Iterator[float]:
+    """Cap every socket operation of a :func:`bounded_transport` client at one deadline."""
+    deadline = time.monotonic() + seconds
+    token = _deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _deadline.reset(token)
+
+
 def request_json(
     url: str,
     *,
@@ -174,12 +186,8 @@ def request_json(
     or not JSON) raises :class:`FetchError`.
     """
 
-    deadline = time.monotonic() + timeout
-    token = _deadline.set(deadline)
-    try:
+    with within(timeout) as deadline:
         return _request_json(url, method, form, auth, deadline, max_bytes)
-    finally:
-        _deadline.reset(token)
 
 
 def _request_json(

@@ -38,10 +38,11 @@ def fingerprint(secret: str, digest: bytes | None = None) -> str:
     return (digest or hashlib.sha256(secret.encode()).digest()).hex()[:8]
 
 
-def _serialise(metric: str, dimensions: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+def _serialise(metrics: tuple[str, ...], dimensions: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     for name, value in dimensions:
         _metrics.add_dimension(name=name, value=value)
-    _metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    for metric in metrics:
+        _metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     try:
         return _metrics.serialize_metric_set()
     finally:
@@ -54,15 +55,17 @@ def _serialise(metric: str, dimensions: tuple[tuple[str, str], ...]) -> dict[str
 # dimensions) (a few dozen outcome/reason pairs), kept as JSON text around the
 # timestamp, and the formatter splices it into the line (gistgate.logformat).
 _TIMESTAMP = "__gistgate_emf_timestamp__"
-_emf_templates: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, str]] = {}
+_emf_templates: dict[
+    tuple[str | tuple[str, ...], tuple[tuple[str, str], ...]], tuple[str, str]
+] = {}
 
 
-def emf_fragment(metric: str, **dimensions: str) -> EmfFragment:
-    """Powertools' EMF record of one count, as JSON members timestamped now."""
+def emf_fragment(metric: str | tuple[str, ...], **dimensions: str) -> EmfFragment:
+    """Powertools' EMF record of a count of one (per metric), as JSON members timestamped now."""
     key = (metric, tuple(dimensions.items()))
     template = _emf_templates.get(key)
     if template is None:
-        record = _serialise(metric, key[1])
+        record = _serialise((metric,) if isinstance(metric, str) else metric, key[1])
         record["_aws"]["Timestamp"] = _TIMESTAMP
         head, tail = json.dumps(record, separators=(",", ":"))[1:-1].split(f'"{_TIMESTAMP}"')
         template = _emf_templates[key] = (head, tail)
@@ -70,7 +73,12 @@ def emf_fragment(metric: str, **dimensions: str) -> EmfFragment:
 
 
 def log_with_metric(
-    message: str, fields: dict[str, Any], metric: str, *, warning: bool = False, **dimensions: str
+    message: str,
+    fields: dict[str, Any],
+    metric: str | tuple[str, ...],
+    *,
+    warning: bool = False,
+    **dimensions: str,
 ) -> None:
     """One structured log line that is also the EMF record of ``metric`` (``fields`` is taken)."""
     fields[EMF_ATTRIBUTE] = emf_fragment(metric, **dimensions)

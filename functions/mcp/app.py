@@ -1,0 +1,34 @@
+"""MCP function: POST /mcp behind the authorizer (FastAPI + MCP SDK, via Mangum).
+
+The tool registry, the FastAPI app and every client are built once per
+execution environment; each invocation runs one stateless MCP request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mangum import Mangum
+
+from gistgate.config import get_settings
+from gistgate.observability import logger
+from gistgate.server.http import build_app
+from gistgate.server.sdk import quiet_sdk_logs
+from gistgate.server.services import build_services
+from gistgate.server.snapstart import register_snapstart_hooks
+from gistgate.server.tools import build_server
+
+SETTINGS = get_settings()
+SERVICES = build_services(SETTINGS)
+app = build_app(SETTINGS, build_server(SERVICES))
+quiet_sdk_logs()
+_mangum = Mangum(app, lifespan="off")
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One API Gateway (REST v1 or HTTP API v2) event, one MCP request."""
+    return _mangum(event, context)
+
+
+register_snapstart_hooks(_mangum)

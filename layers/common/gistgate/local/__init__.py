@@ -1,0 +1,1 @@
+"""Development tools (local stack, fakes); never deployed (the layer build drops them)."""

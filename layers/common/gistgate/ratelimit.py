@@ -1,0 +1,132 @@
+"""Per-user tool-call rate limit: a token bucket kept in DynamoDB.
+
+The bucket is stored the GCRA way (the "virtual scheduling" form of a token
+bucket): one number, the theoretical arrival time ``tat`` of the next call.
+A bucket of ``limit`` tokens refilled at ``limit`` per minute admits a call at
+``now`` when ``tat - now <= window - interval``; admitting it moves ``tat`` to
+``max(tat, now) + interval``. Each branch of that ``max`` is one conditional
+``UpdateItem``, so a decision is atomic across concurrent Lambdas and costs a
+single round trip when the bucket's state is known (the last ``tat`` seen by
+this process is the hint), two when it is not. The item expires (TTL) once
+the bucket would be full again anyway.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from gistgate.storage import keys
+from gistgate.storage.aws import client
+
+WINDOW_SECONDS = 60.0
+
+
+class RateLimited(Exception):
+    """The caller has used up the bucket; ``retry_after`` is in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limit reached; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class RateLimiterUnavailable(Exception):
+    """DynamoDB did not answer; the limiter fails closed."""
+
+
+class Decision(NamedTuple):
+    """Admitted, with the tokens left after this call."""
+
+    remaining: int
+
+
+class RateLimiter:
+    """``limit`` calls per minute per subject, with bursts of up to ``limit``."""
+
+    def __init__(
+        self, table_name: str | None, limit: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._table = table_name
+        self._limit = limit
+        self._interval = WINDOW_SECONDS / limit
+        self._tolerance = WINDOW_SECONDS - self._interval
+        self._clock = clock
+        self._hints: dict[str, float] = {}
+
+    def _update(self, sub: str, expression: str, condition: str, values: dict[str, Any]) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return client("dynamodb").update_item(
+                TableName=self._table,
+                Key={k: {"S": v} for k, v in keys.rate_bucket(sub).items()},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ConditionalCheckFailedException":
+                old = exc.response.get("Item") or {}
+                return {"failed": float(old["tat"]["N"]) if "tat" in old else None}
+            raise RateLimiterUnavailable(f"dynamodb update_item: {error.get('Code')}") from None
+        except BotoCoreError as exc:
+            raise RateLimiterUnavailable(f"dynamodb: {type(exc).__name__}") from None
+
+    def _from_idle(self, sub: str, now: float) -> Any:
+        """The bucket is full (no item, or ``tat`` in the past): ``tat = now + interval``."""
+        tat = now + self._interval
+        return self._update(
+            sub,
+            "SET tat = :tat, expires_at = :exp",
+            "attribute_not_exists(tat) OR tat < :now",
+            {
+                ":tat": {"N": repr(tat)},
+                ":now": {"N": repr(now)},
+                ":exp": {"N": str(math.ceil(tat + WINDOW_SECONDS))},
+            },
+        )
+
+    def _from_busy(self, sub: str, now: float) -> Any:
+        """Tokens were taken recently (``now <= tat``): ``tat += interval`` if one is left."""
+        return self._update(
+            sub,
+            "SET tat = tat + :interval, expires_at = :exp",
+            "tat >= :now AND tat <= :latest",
+            {
+                ":interval": {"N": repr(self._interval)},
+                ":now": {"N": repr(now)},
+                ":latest": {"N": repr(now + self._tolerance)},
+                ":exp": {"N": str(math.ceil(now + 2 * WINDOW_SECONDS))},
+            },
+        )
+
+    def acquire(self, sub: str) -> Decision:
+        """Take one token for ``sub`` or raise :class:`RateLimited`."""
+        if not self._table:
+            raise RateLimiterUnavailable("the rate limiter needs TABLE_NAME")
+        now = self._clock()
+        hint = self._hints.get(sub)
+        attempt = self._from_busy if hint is not None and hint >= now else self._from_idle
+        for _ in range(3):
+            result = attempt(sub, now)
+            if "failed" not in result:
+                tat = float(result["Attributes"]["tat"]["N"])
+                if len(self._hints) >= 4096:
+                    self._hints.clear()
+                self._hints[sub] = tat
+                return Decision(int((now + self._tolerance - tat) / self._interval) + 1)
+            seen = result["failed"]
+            if seen is None or seen < now:
+                attempt = self._from_idle
+            elif seen <= now + self._tolerance:
+                attempt = self._from_busy
+            else:
+                self._hints[sub] = seen
+                raise RateLimited(max(1, math.ceil(seen - self._tolerance - now)))
+        # Three lost races in a row: others are calling as this subject right now.
+        raise RateLimited(1)

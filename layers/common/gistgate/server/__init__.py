@@ -1,0 +1,1 @@
+"""The MCP function: FastAPI + the MCP SDK (stateless streamable HTTP), tools and wiring."""

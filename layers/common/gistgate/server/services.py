@@ -1,0 +1,42 @@
+"""Everything the tools need, built once per execution environment from the settings."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from gistgate.config import Settings
+from gistgate.credentials import Credentials
+from gistgate.gists import Gists
+from gistgate.github import GitHubClient
+from gistgate.ownership import Ownership
+from gistgate.ratelimit import RateLimiter
+from gistgate.vault import TokenVault
+
+
+class Services(NamedTuple):
+    """The MCP function's collaborators (one set per process, reused while warm)."""
+
+    settings: Settings
+    github: GitHubClient
+    vault: TokenVault
+    credentials: Credentials
+    ownership: Ownership
+    limiter: RateLimiter
+    gists: Gists
+
+
+def build_services(settings: Settings, *, github: GitHubClient | None = None) -> Services:
+    """Wire the collaborators; nothing here touches the network."""
+    github = github or GitHubClient(settings.github_api_url)
+    vault = TokenVault(settings.table_name, settings.kms_key_id)
+    credentials = Credentials(settings, vault)
+    ownership = Ownership(settings.table_name)
+    return Services(
+        settings=settings,
+        github=github,
+        vault=vault,
+        credentials=credentials,
+        ownership=ownership,
+        limiter=RateLimiter(settings.table_name, settings.rate_limit_per_minute),
+        gists=Gists(github, credentials, ownership),
+    )

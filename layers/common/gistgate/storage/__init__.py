@@ -1,0 +1,1 @@
+"""DynamoDB and KMS access: item keys (STORAGE.md) and the process-wide AWS clients."""

@@ -1,0 +1,38 @@
+"""Process-wide boto3 clients, created on first use and then reused.
+
+boto3 costs ~0.3 s to import and each client ~30 ms to build; only the code
+paths that touch AWS pay it, once per execution environment. ``AWS_ENDPOINT_URL``
+(boto3's own setting) points them at moto for tests and ``make dev``.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Any
+
+_lock = threading.Lock()
+
+
+@cache
+def _client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # Short timeouts and few retries: every call sits inside a 29 s API Gateway budget.
+    config = Config(
+        connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
+    )
+    return boto3.session.Session().client(service, config=config)
+
+
+def client(service: str) -> Any:
+    """The shared client for ``service`` (clients are thread-safe; creation is not)."""
+    with _lock:
+        return _client(service)
+
+
+def reset() -> None:
+    """Forget the clients (tests that switch AWS endpoints or credentials)."""
+    with _lock:
+        _client.cache_clear()
