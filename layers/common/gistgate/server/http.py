@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
 JSON = "application/json"
+# Lambda's request payload limit. The SDK's default (4 MiB) would answer 413 to a call the
+# tools accept (4 MB of file content), before the tool could say what is too large.
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
 
 
 async def _send_json(
@@ -110,7 +113,11 @@ class McpEndpoint:
         except BaseUrlUnknown:
             scope[SCOPE_BASE_URL] = None
         manager = StreamableHTTPSessionManager(
-            app=self._low, stateless=True, json_response=True, security_settings=self._security
+            app=self._low,
+            stateless=True,
+            json_response=True,
+            security_settings=self._security,
+            max_request_body_size=MAX_REQUEST_BYTES,
         )
         async with manager.run():
             await manager.handle_request(scope, receive, send)
