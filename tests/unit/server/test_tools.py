@@ -7,7 +7,7 @@ import pytest
 
 from gistgate.server.tools import TOOL_NAMES
 from gistgate.storage import keys
-from tests.fixtures.mcp_stack import ALICE_TOKEN, BOB_TOKEN, SERVICE_TOKEN
+from tests.fixtures.mcp_stack import ALICE_TOKEN, SERVICE_TOKEN
 
 ADMIN = "read:gists write:gists admin:server"
 
@@ -52,7 +52,11 @@ def test_whoami_describes_the_caller_and_the_credential(stack):
     assert me["credential"] == "service"
     stack.connect("user-alice", ALICE_TOKEN, "alice", 1001)
     me = alice.ok("whoami")
-    assert (me["github_connected"], me["github_login"], me["credential"]) == (True, "alice", "delegated")
+    assert (me["github_connected"], me["github_login"], me["credential"]) == (
+        True,
+        "alice",
+        "delegated",
+    )
 
 
 def test_create_gist_in_service_mode_attributes_and_records_the_owner(stack):

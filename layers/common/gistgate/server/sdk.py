@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 SCOPE_IDENTITY = "gistgate.identity"
 SCOPE_BASE_URL = "gistgate.base_url"
 
-# The SDK logs every request and session start/stop at INFO: noise (and cost) per
+# The SDK (and Mangum) log every request and session start/stop at INFO: noise (and cost) per
 # invocation on Lambda. Warnings and errors still come through.
-_CHATTY_LOGGERS = ("mcp", "mcp.server", "mcp.shared", "httpx2", "sse_starlette", "uvicorn")
+_CHATTY_LOGGERS = ("mcp", "httpx2", "sse_starlette", "uvicorn", "mangum")
 
 
 def lowlevel_server(server: MCPServer) -> Server[Any]:
