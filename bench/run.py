@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import authorizer
+from bench import authorizer, mcp
 from bench.util import ROOT
 
 BUDGETS = {
@@ -17,6 +17,9 @@ BUDGETS = {
     "introspection_hit_us": 30.0,
     "cold_start_ms": 200.0,
     "artifact_mb": 6.0,
+    "mcp_whoami_p50_ms": 5.0,
+    "mcp_cold_import_ms": 900.0,
+    "mcp_artifact_mb": 12.0,
 }
 
 
@@ -123,10 +126,51 @@ def main() -> None:
             )
         )
 
+    mcp_benchmarks(results)
+
     out = ROOT / ".bench" / "results.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"(raw figures: {out.relative_to(ROOT)})")
+
+
+def mcp_benchmarks(results: dict[str, object]) -> None:
+    """Issue #3: the MCP function."""
+    print(
+        f"== MCP: warm tools/call through the Mangum handler ({mcp.N_CALLS:,} calls each; "
+        "moto in-process for DynamoDB/KMS, fake GitHub on loopback)"
+    )
+    warm = mcp.warm_calls()
+    results["mcp_warm"] = warm
+    for tool in ("whoami", "create_gist"):
+        row = warm[tool]
+        print(f"  {tool:<12} p50 {row['p50'] / 1000:>7.2f} ms  p99 {row['p99'] / 1000:>7.2f} ms")
+    print(f"  gists created {warm['gists_created']}, table items afterwards {warm['table_items']}")
+    print(check("whoami p50", warm["whoami"]["p50"] / 1000, BUDGETS["mcp_whoami_p50_ms"], "ms"))
+
+    print("== MCP: cold import of functions/mcp/app.py (fresh interpreters)")
+    cold = mcp.cold_import()
+    results["mcp_cold"] = cold
+    print(
+        f"  mcp.server + fastapi + mangum alone, .pyc present  {cold['sdk_fastapi_mangum_ms']:.0f} ms"
+    )
+    print(
+        f"  handler import, .pyc present (median of 7)        {cold['import_ms']:.0f} ms "
+        f"(min {cold['import_min_ms']:.0f})"
+    )
+    print(f"  handler import, no .pyc (median of 3)              {cold['import_no_pyc_ms']:.0f} ms")
+    print(check("MCP handler cold import", cold["import_ms"], BUDGETS["mcp_cold_import_ms"], "ms"))
+
+    print("== MCP: artifact (function + CommonLayer + McpDepsLayer), zipped")
+    size = mcp.artifact_size()
+    results["mcp_artifact"] = size
+    if "error" in size:
+        print(f"  {size['error']}")
+        return
+    for name, value in size["parts_mb"].items():
+        print(f"  {name:<24} {value:.2f} MB")
+    print(f"  .pyc files shipped: {size['pyc_files']} (SnapStart: none needed in McpDepsLayer)")
+    print(check("MCP artifact zipped", size["total_mb"], BUDGETS["mcp_artifact_mb"], "MB"))
 
 
 if __name__ == "__main__":

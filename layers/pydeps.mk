@@ -15,11 +15,14 @@
 # Shared objects are shipped with their symbol tables (cryptography's is 3 MB);
 # llvm-strip (any target) drops what no dynamic link needs, if it is installed.
 #
+# A layer that sets PRECOMPILE := no ships no .pyc at all (the MCP function: SnapStart
+# snapshots its init once per version, so compiling there is paid once, not per cold start).
 # A layer with hot-modules.txt precompiles only those modules (what its function
 # imports on a cold start and its first requests: tests/template/test_layers.py
 # keeps the list current); others precompile everything.
 PYTHON ?= python3
 PYTHON313 ?= python3.13
+PRECOMPILE ?= yes
 PIP_TARGET = $(ARTIFACTS_DIR)/python
 STRIP ?= llvm-strip
 
@@ -39,7 +42,7 @@ build-$(LAYER):
 		echo "stripping shared objects of $(LAYER) with $(STRIP)"; \
 		find "$(PIP_TARGET)" -name '*.so' -exec "$(STRIP)" --strip-unneeded {} +; \
 	fi
-	@if "$(PYTHON313)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; then \
+	@if [ "$(PRECOMPILE)" != no ] && "$(PYTHON313)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; then \
 		echo "precompiling $(LAYER) with $(PYTHON313)"; \
 		if [ -f "$(HERE)/hot-modules.txt" ]; then \
 			cd "$(PIP_TARGET)" && grep -vE '^\s*(#|$$)' "$(HERE)/hot-modules.txt" \

@@ -115,18 +115,21 @@ def test_wellknown_runs_on_the_pruned_core_layer(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_hot_module_list_covers_everything_the_authorizer_imports() -> None:
+@pytest.mark.parametrize(
+    ("function", "layer"), [("authorizer", "authorizer-deps"), ("mcp", "mcp-deps")]
+)
+def test_hot_module_list_covers_everything_the_function_imports(function: str, layer: str) -> None:
     from tests.template.hot_modules import imported_layer_modules
 
     listed = {
         line.strip()
-        for line in (ROOT / "layers/authorizer-deps/hot-modules.txt").read_text().splitlines()
+        for line in (ROOT / f"layers/{layer}/hot-modules.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    missing = sorted(set(imported_layer_modules()) - listed)
+    missing = sorted(set(imported_layer_modules(function)) - listed)
     assert not missing, (
-        "regenerate: .venv/bin/python -m tests.template.hot_modules "
-        f"> layers/authorizer-deps/hot-modules.txt (missing {missing[:5]})"
+        f"regenerate: .venv/bin/python -m tests.template.hot_modules {function} "
+        f"> layers/{layer}/hot-modules.txt (missing {missing[:5]})"
     )
 
 
@@ -156,3 +159,15 @@ def test_stripped_cryptography_still_verifies(tmp_path: Path) -> None:
     )
     result = run_isolated(code, tmp_path, {})
     assert str(result["from"]).startswith(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_mcp_function_imports_nothing_its_layer_prunes() -> None:
+    """Whole tool flows on this machine's packages touch no path mcp-deps/prune.txt deletes."""
+    from tests.template.hot_modules import imported_layer_modules
+
+    used = imported_layer_modules("mcp")
+    assert any(path.startswith("mcp/server/") for path in used)
+    for entry in prune_entries("mcp-deps"):
+        hits = [p for p in used if p == entry or p.startswith(entry.rstrip("/") + "/")]
+        assert not hits, f"mcp-deps/prune.txt removes {entry}, which the MCP function imports"

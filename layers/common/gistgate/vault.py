@@ -9,8 +9,9 @@ AES-GCM associated data. A ciphertext copied into another user's item
 therefore never decrypts.
 
 The OAuth function writes grants through :meth:`TokenVault.put`; the MCP
-function reads them. Decrypted grants are kept in memory for a minute, so a
-burst of tool calls costs one DynamoDB read and one KMS call.
+function reads them. Decrypted grants (and whoami's "connected as") are kept in
+memory for a minute, "not connected" for 5 seconds, so a burst of tool calls
+costs one DynamoDB read and one KMS call.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from gistgate.storage.aws import client
 
 PURPOSE = "github-token"
 CACHE_SECONDS = 60.0
+# "Not connected" is remembered only briefly: the OAuth function (another Lambda)
+# writes new grants, and whoami should see one within seconds.
+ABSENT_SECONDS = 5.0
 _SCHEMA = 1
 
 
@@ -83,6 +87,7 @@ class TokenVault:
         self._table = table_name
         self._key = kms_key_id
         self._cache: ExpiringMap[str, GitHubGrant] = ExpiringMap(max_entries=512)
+        self._status: ExpiringMap[str, GrantStatus | bool] = ExpiringMap(max_entries=2048)
 
     @property
     def configured(self) -> bool:
@@ -187,12 +192,13 @@ class TokenVault:
             updated_at={"N": str(int(time.time()))},
         )
         self._call("dynamodb", "put_item", TableName=table, Item=item)
+        self._status.pop(sub)
         self._cache.put(sub, grant, time.time() + CACHE_SECONDS)
 
     def delete(self, sub: str) -> bool:
         """Remove ``sub``'s grant; True if there was one."""
         table, _ = self._require()
-        self._cache.pop(sub)
+        self.forget(sub)
         result = self._call(
             "dynamodb",
             "delete_item",
@@ -203,5 +209,6 @@ class TokenVault:
         return bool(result.get("Attributes"))
 
     def forget(self, sub: str) -> None:
-        """Drop the in-memory copy (after GitHub rejected it)."""
+        """Drop the in-memory copies (after GitHub rejected the grant, or on delete)."""
         self._cache.pop(sub)
+        self._status.pop(sub)

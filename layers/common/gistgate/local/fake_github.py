@@ -304,6 +304,9 @@ class FakeGitHub:
 class _Handler(BaseHTTPRequestHandler):
     github: FakeGitHub
     protocol_version = "HTTP/1.1"
+    # One response is two writes (headers, body): without TCP_NODELAY, Nagle plus the
+    # client's delayed ACK add ~40 ms to every call.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read ``FakeGitHub.requests`` instead."""
