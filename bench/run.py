@@ -8,7 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import authorizer, mcp
+from bench import authorizer
+from bench import mcp_function as mcp
 from bench.util import ROOT
 
 BUDGETS = {
@@ -152,7 +153,8 @@ def mcp_benchmarks(results: dict[str, object]) -> None:
     cold = mcp.cold_import()
     results["mcp_cold"] = cold
     print(
-        f"  mcp.server + fastapi + mangum alone, .pyc present  {cold['sdk_fastapi_mangum_ms']:.0f} ms"
+        "  mcp.server + fastapi + mangum alone, .pyc present  "
+        f"{cold['sdk_fastapi_mangum_ms']:.0f} ms"
     )
     print(
         f"  handler import, .pyc present (median of 7)        {cold['import_ms']:.0f} ms "

@@ -75,7 +75,8 @@ def warm_calls() -> dict[str, Any]:
         spec = importlib.util.spec_from_file_location(
             "bench_mcp_app", ROOT / "functions/mcp/app.py"
         )
-        assert spec and spec.loader
+        assert spec
+        assert spec.loader
         app = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(app)
         context = LambdaContext()

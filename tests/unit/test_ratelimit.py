@@ -1,0 +1,59 @@
+"""The DynamoDB token bucket (GCRA form), against moto through real boto3 calls."""
+
+from __future__ import annotations
+
+import pytest
+
+from gistgate.ratelimit import RateLimited, RateLimiter
+from gistgate.storage import keys
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_full_bucket_admits_a_burst_then_refuses_with_retry_after(aws):
+    clock = Clock()
+    limiter = RateLimiter(aws.table, 6, clock)  # 6 a minute: one token every 10 s
+    remaining = [limiter.acquire("u").remaining for _ in range(6)]
+    assert remaining == [5, 4, 3, 2, 1, 0]
+    with pytest.raises(RateLimited) as refused:
+        limiter.acquire("u")
+    assert refused.value.retry_after == 10
+
+
+def test_tokens_come_back_at_the_refill_rate(aws):
+    clock = Clock()
+    limiter = RateLimiter(aws.table, 6, clock)
+    for _ in range(6):
+        limiter.acquire("u")
+    clock.now += 10  # one token
+    limiter.acquire("u")
+    with pytest.raises(RateLimited):
+        limiter.acquire("u")
+    clock.now += 60  # idle: the bucket is full again
+    assert limiter.acquire("u").remaining == 5
+
+
+def test_buckets_are_per_subject_and_shared_between_instances(aws):
+    clock = Clock()
+    first, second = RateLimiter(aws.table, 2, clock), RateLimiter(aws.table, 2, clock)
+    first.acquire("a")
+    second.acquire("a")  # another Lambda, same bucket in the table
+    with pytest.raises(RateLimited):
+        first.acquire("a")
+    assert second.acquire("b").remaining == 1
+
+
+def test_the_bucket_item_expires_once_it_would_be_full(aws):
+    clock = Clock()
+    RateLimiter(aws.table, 60, clock).acquire("u")
+    item = aws.client("dynamodb").get_item(
+        TableName=aws.table, Key={k: {"S": v} for k, v in keys.rate_bucket("u").items()}
+    )["Item"]
+    assert float(item["tat"]["N"]) == pytest.approx(clock.now + 1)
+    assert clock.now < int(item["expires_at"]["N"]) <= clock.now + 62
