@@ -50,7 +50,9 @@ def build_server(services: Services) -> MCPServer:
     read, write, admin = settings.scope_read, settings.scope_write, settings.scope_admin
     runner = ToolRunner(services.limiter, error_factory=ToolError)
     gists = services.gists
-    server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version="0.1.0")
+    # The SDK calls logging.basicConfig at this level (a no-op on Lambda, whose runtime has
+    # configured the root logger); INFO there would log every outbound HTTP request.
+    server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
 
     def who(ctx: Context) -> tuple[Identity, Caller]:
         identity = request_scope(ctx)[SCOPE_IDENTITY]
