@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
-import zipfile
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -22,6 +20,7 @@ from bench.util import (
     quiet_stdout,
     summary,
     timed,
+    zip_size,
 )
 from tests.fixtures.events import authorizer_event
 from tests.fixtures.tokens import RESOURCE, claims, make_key
@@ -180,17 +179,6 @@ def cold_start() -> dict[str, Any]:
     }
 
 
-def _zip_size(*dirs: Path, with_pyc: bool = True) -> int:
-    out = ROOT / ".bench" / "authorizer.zip"
-    out.parent.mkdir(exist_ok=True)
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for directory in dirs:
-            for path in sorted(directory.rglob("*")):
-                if path.is_file() and (with_pyc or path.suffix != ".pyc"):
-                    archive.write(path, path.relative_to(directory))
-    return out.stat().st_size
-
-
 def artifact_size() -> dict[str, Any]:
     build = ROOT / ".aws-sam" / "build"
     parts = [build / "AuthorizerFunction", build / "CommonLayer", build / "AuthorizerDepsLayer"]
@@ -198,8 +186,8 @@ def artifact_size() -> dict[str, Any]:
     if missing:
         return {"error": f"run `make build` first (missing {', '.join(missing)})"}
     return {
-        "zipped_bytes": _zip_size(*parts),
-        "zipped_bytes_without_pyc": _zip_size(*parts, with_pyc=False),
+        "zipped_bytes": zip_size("authorizer", parts),
+        "zipped_bytes_without_pyc": zip_size("authorizer", parts, with_pyc=False),
         "pyc_files": sum(1 for p in parts for _ in p.rglob("*.pyc")),
-        "parts": {p.name: _zip_size(p) for p in parts},
+        "parts": {p.name: zip_size("authorizer", [p]) for p in parts},
     }

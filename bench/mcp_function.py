@@ -13,14 +13,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import zipfile
-from pathlib import Path
 from typing import Any
 
 import boto3
 from moto import mock_aws
 
-from bench.util import ROOT, fresh_interpreter_ms, median, quiet_stdout, summary, timed
+from bench.util import ROOT, fresh_interpreter_ms, median, quiet_stdout, summary, timed, zip_size
 from gistgate.local.fake_github import FakeGitHub
 from gistgate.local.provision import provision_from_file
 from tests.fixtures.lambda_runtime import LambdaContext, authorizer_context, rest_event
@@ -120,17 +118,6 @@ def cold_import() -> dict[str, Any]:
     }
 
 
-def _zip_size(dirs: list[Path]) -> int:
-    out = ROOT / ".bench" / "mcp.zip"
-    out.parent.mkdir(exist_ok=True)
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for directory in dirs:
-            for path in sorted(directory.rglob("*")):
-                if path.is_file():
-                    archive.write(path, path.relative_to(directory))
-    return out.stat().st_size
-
-
 def artifact_size() -> dict[str, Any]:
     build = ROOT / ".aws-sam" / "build"
     parts = [build / "McpFunction", build / "CommonLayer", build / "McpDepsLayer"]
@@ -138,7 +125,7 @@ def artifact_size() -> dict[str, Any]:
     if missing:
         return {"error": f"run `make build` first (missing {', '.join(missing)})"}
     return {
-        "parts_mb": {p.name: _zip_size([p]) / 1e6 for p in parts},
-        "total_mb": _zip_size(parts) / 1e6,
+        "parts_mb": {p.name: zip_size("mcp", [p]) / 1e6 for p in parts},
+        "total_mb": zip_size("mcp", parts) / 1e6,
         "pyc_files": sum(1 for p in parts for _ in p.rglob("*.pyc")),
     }

@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,15 @@ def fresh_interpreter_ms(
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def zip_size(name: str, dirs: list[Path], *, with_pyc: bool = True) -> int:
+    """Bytes of ``dirs`` zipped together (deflate), as Lambda receives them."""
+    out = ROOT / ".bench" / f"{name}.zip"
+    out.parent.mkdir(exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for directory in dirs:
+            for path in sorted(directory.rglob("*")):
+                if path.is_file() and (with_pyc or path.suffix != ".pyc"):
+                    archive.write(path, path.relative_to(directory))
+    return out.stat().st_size

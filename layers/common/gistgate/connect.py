@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from gistgate.storage import keys
-from gistgate.storage.aws import client
+from gistgate.storage.aws import AwsCallFailed, call
 
 TICKET_SECONDS = 600
 CONNECT_PATH = "/oauth/github/connect"
@@ -28,8 +28,6 @@ class TicketUnavailable(Exception):
 
 def issue_ticket(table_name: str, sub: str, client_id: str, *, now: float | None = None) -> str:
     """Store a new ticket for ``sub`` and return it (the only copy in the clear)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     ticket = secrets.token_urlsafe(32)
     issued = time.time() if now is None else now
     item: dict[str, Any] = {k: {"S": v} for k, v in keys.connect_ticket(ticket).items()}
@@ -39,11 +37,15 @@ def issue_ticket(table_name: str, sub: str, client_id: str, *, now: float | None
         expires_at={"N": str(math.ceil(issued + TICKET_SECONDS))},
     )
     try:
-        client("dynamodb").put_item(
-            TableName=table_name, Item=item, ConditionExpression="attribute_not_exists(pk)"
+        call(
+            "dynamodb",
+            "put_item",
+            TableName=table_name,
+            Item=item,
+            ConditionExpression="attribute_not_exists(pk)",
         )
-    except (BotoCoreError, ClientError) as exc:
-        raise TicketUnavailable(type(exc).__name__) from None
+    except AwsCallFailed as exc:
+        raise TicketUnavailable(str(exc)) from None
     return ticket
 
 

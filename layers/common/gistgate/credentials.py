@@ -168,8 +168,8 @@ class Credentials:
                     "it has been removed. Call connect_github to link your account again"
                 ) from None
             fresh = self._service(force=True)
+            where = self._secret_arn or "GITHUB_SERVICE_TOKEN"
             if fresh.token == credential.token:
-                where = self._secret_arn or "GITHUB_SERVICE_TOKEN"
                 raise ServiceCredentialUnavailable(
                     f"GitHub rejected the service token stored in {where}; "
                     "an administrator must update that secret"
@@ -178,6 +178,6 @@ class Credentials:
             return call(fresh), fresh
         except GitHubUnauthorized:
             raise ServiceCredentialUnavailable(
-                f"GitHub rejected the service token stored in {self._secret_arn}, "
+                f"GitHub rejected the service token stored in {where}, "
                 "also after reading it again; an administrator must update that secret"
             ) from None

@@ -7,6 +7,7 @@ and maps errors; this module decides what a call does.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Mapping
@@ -14,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from gistgate.credentials import Credential, Credentials
-from gistgate.github import GitHubClient, GitHubNotFound
-from gistgate.ownership import OwnedGist, Owner, Ownership
+from gistgate.github import GitHubClient, GitHubError, GitHubNotFound
+from gistgate.ownership import OwnedGist, Owner, Ownership, OwnershipUnavailable
 
 MAX_FILES = 50
 MAX_FILE_BYTES = 1_000_000
@@ -233,9 +234,11 @@ class Gists:
         if credential.kind == "service":
             try:
                 self._ownership.record(caller.sub, _owned_row(gist))
-            except Exception:
-                # Without its ownership record nobody could manage the gist: undo it.
-                self._github.delete_gist(credential.token, str(gist["id"]))
+            except OwnershipUnavailable:
+                # Without its ownership record nobody could manage the gist: undo it, and
+                # report the storage failure even if the undo fails too.
+                with contextlib.suppress(GitHubError):
+                    self._github.delete_gist(credential.token, str(gist["id"]))
                 raise
         return {
             "id": gist.get("id"),

@@ -17,7 +17,7 @@ import json
 from typing import Any, NamedTuple
 
 from gistgate.storage import keys
-from gistgate.storage.aws import client
+from gistgate.storage.aws import AwsCallFailed, call
 
 
 class OwnershipUnavailable(Exception):
@@ -82,17 +82,12 @@ class Ownership:
         self._table = table_name
 
     def _call(self, operation: str, **params: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         if not self._table:
             raise OwnershipUnavailable("gist ownership needs TABLE_NAME")
         try:
-            return getattr(client("dynamodb"), operation)(**params)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            raise OwnershipUnavailable(f"dynamodb {operation}: {code}") from None
-        except BotoCoreError as exc:
-            raise OwnershipUnavailable(f"dynamodb {operation}: {type(exc).__name__}") from None
+            return call("dynamodb", operation, **params)
+        except AwsCallFailed as exc:
+            raise OwnershipUnavailable(str(exc)) from None
 
     def owner(self, gist_id: str) -> Owner | None:
         """The ownership record of ``gist_id``, or None."""

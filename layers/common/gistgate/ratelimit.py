@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from gistgate.storage import keys
-from gistgate.storage.aws import client
+from gistgate.storage.aws import AwsCallFailed, call
 
 WINDOW_SECONDS = 60.0
 
@@ -56,10 +56,10 @@ class RateLimiter:
         self._hints: dict[str, float] = {}
 
     def _update(self, sub: str, expression: str, condition: str, values: dict[str, Any]) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
-            return client("dynamodb").update_item(
+            return call(
+                "dynamodb",
+                "update_item",
                 TableName=self._table,
                 Key={k: {"S": v} for k, v in keys.rate_bucket(sub).items()},
                 UpdateExpression=expression,
@@ -68,14 +68,11 @@ class RateLimiter:
                 ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == "ConditionalCheckFailedException":
+        except AwsCallFailed as exc:
+            if exc.code == "ConditionalCheckFailedException":
                 old = exc.response.get("Item") or {}
                 return {"failed": float(old["tat"]["N"]) if "tat" in old else None}
-            raise RateLimiterUnavailable(f"dynamodb update_item: {error.get('Code')}") from None
-        except BotoCoreError as exc:
-            raise RateLimiterUnavailable(f"dynamodb: {type(exc).__name__}") from None
+            raise RateLimiterUnavailable(str(exc)) from None
 
     def _from_idle(self, sub: str, now: float) -> Any:
         """The bucket is full (no item, or ``tat`` in the past): ``tat = now + interval``."""

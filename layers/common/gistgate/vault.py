@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from gistgate.cache import ExpiringMap
 from gistgate.storage import keys
-from gistgate.storage.aws import client
+from gistgate.storage.aws import AwsCallFailed, call
 
 PURPOSE = "github-token"
 CACHE_SECONDS = 60.0
@@ -100,19 +100,14 @@ class TokenVault:
         return self._table, self._key
 
     def _call(self, service: str, operation: str, **params: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
-            return getattr(client(service), operation)(**params)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if service == "kms" and code == "InvalidCiphertextException":
+            return call(service, operation, **params)
+        except AwsCallFailed as exc:
+            if exc.code == "InvalidCiphertextException":
                 raise GrantUndecryptable(
                     "the stored grant does not decrypt for this user"
                 ) from None
-            raise VaultUnavailable(f"{service} {operation} failed: {code}") from None
-        except BotoCoreError as exc:
-            raise VaultUnavailable(f"{service} {operation} failed: {type(exc).__name__}") from None
+            raise VaultUnavailable(str(exc)) from None
 
     def status(self, sub: str) -> GrantStatus | None:
         """The linked GitHub account (no decryption), or None."""

@@ -241,3 +241,18 @@ def test_no_token_appears_in_any_log_line(make_stack, log_output):
     assert "tool call" in everything
     for secret in (SERVICE_TOKEN, ALICE_TOKEN, BOB_TOKEN, "app-secret-value", "secret content"):
         assert secret not in everything
+
+
+def test_a_gist_whose_owner_cannot_be_recorded_is_undone(stack, monkeypatch):
+    """Without its ownership record nobody could manage the gist, so it is deleted again."""
+    from gistgate.ownership import Ownership, OwnershipUnavailable
+
+    def unavailable(self, sub, row):
+        raise OwnershipUnavailable("dynamodb transact_write_items failed: InternalServerError")
+
+    monkeypatch.setattr(Ownership, "record", unavailable)
+    message = stack.caller().error("create_gist", {"files": {"a": "a"}})
+    assert "storage is not answering" in message
+    assert stack.github.count("POST", "/gists") == 1
+    assert stack.github.count("DELETE", "/gists/") == 1
+    assert stack.github.gists == {}

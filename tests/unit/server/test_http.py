@@ -217,4 +217,5 @@ def test_http_api_v2_lambda_authorizer_context_is_read(instance):
         )
     )
     assert result["statusCode"] == 200
-    assert '\\"sub\\": \\"user-v2\\"' in result["body"] or "user-v2" in result["body"]
+    me = json.loads(response_json(result)["result"]["content"][0]["text"])
+    assert me["sub"] == "user-v2"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from gistgate.connect import TicketUnavailable
 from gistgate.credentials import (
     CredentialError,
     NotConnected,
@@ -105,7 +106,7 @@ def describe(exc: BaseException) -> Failure | None:
             )
         case GitHubError():
             return Failure("github_error", f"GitHub error: {exc}.", status)
-        case VaultError() | OwnershipUnavailable() | RateLimiterUnavailable():
+        case VaultError() | OwnershipUnavailable() | RateLimiterUnavailable() | TicketUnavailable():
             return Failure(
                 "storage_unavailable",
                 "The server's storage is not answering; try again shortly.",

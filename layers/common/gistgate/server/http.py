@@ -23,6 +23,9 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+
 from gistgate.challenge import bearer_challenge
 from gistgate.config import Settings
 from gistgate.server.identity import IdentityError, identity_from_event
@@ -61,8 +64,6 @@ class McpEndpoint:
     """ASGI endpoint for ``POST /mcp``: checks, then one session manager per request."""
 
     def __init__(self, settings: Settings, server: MCPServer) -> None:
-        from mcp.server.transport_security import TransportSecuritySettings
-
         self._settings = settings
         self._low = lowlevel_server(server)
         # Our own Origin check replaces the SDK's Host/Origin guard (see module doc).
@@ -88,8 +89,6 @@ class McpEndpoint:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-
         event = scope.get("aws.event") or {}
         headers = dict(scope.get("headers") or [])
         origin = headers.get(b"origin")

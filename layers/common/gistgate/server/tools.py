@@ -16,6 +16,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
+from gistgate.config import Settings
 from gistgate.connect import connect_url, issue_ticket
 from gistgate.gists import Caller
 from gistgate.github import GitHubError
@@ -215,9 +216,15 @@ def build_server(services: Services) -> MCPServer:
                     "accounts (GITHUB_CLIENT_ID), so connect_github is unavailable; gist calls "
                     f"use the {services.credentials.mode} credential."
                 )
+            base = scope[SCOPE_BASE_URL]
+            if base is None:
+                raise NotConfigured(
+                    "Not configured: this deployment cannot tell its public URL "
+                    "(set PUBLIC_BASE_URL), so it cannot build the connect link."
+                )
             ticket = issue_ticket(settings.table_name, identity.sub, identity.client_id)
             return {
-                "url": connect_url(scope[SCOPE_BASE_URL], ticket),
+                "url": connect_url(base, ticket),
                 "expires_in": 600,
                 "instructions": "Open this URL in a browser and approve access on GitHub.",
             }
@@ -249,7 +256,6 @@ def _disconnect(services: Services, identity: Identity) -> dict[str, Any]:
     try:
         grant = services.vault.get(identity.sub)
     except GrantUndecryptable:
-        grant = None
         services.vault.delete(identity.sub)
         return {
             "disconnected": True,
@@ -289,7 +295,7 @@ def _disconnect(services: Services, identity: Identity) -> dict[str, Any]:
     return result
 
 
-def _client_secret(settings: Any) -> str | None:
+def _client_secret(settings: Settings) -> str | None:
     if settings.github_client_secret:
         return settings.github_client_secret
     if settings.github_client_secret_arn:

@@ -36,3 +36,27 @@ def reset() -> None:
     """Forget the clients (tests that switch AWS endpoints or credentials)."""
     with _lock:
         _client.cache_clear()
+
+
+class AwsCallFailed(Exception):
+    """An AWS call failed. ``code`` is AWS's error code (or the botocore error's name);
+    ``response`` is the error response (``ReturnValuesOnConditionCheckFailure`` puts the
+    item there). The message names only the service, operation and code."""
+
+    def __init__(self, service: str, operation: str, code: str, response: dict[str, Any]) -> None:
+        super().__init__(f"{service} {operation} failed: {code}")
+        self.code = code
+        self.response = response
+
+
+def call(service: str, operation: str, **params: Any) -> Any:
+    """``client(service).<operation>(**params)``, every failure as :class:`AwsCallFailed`."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return getattr(client(service), operation)(**params)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        raise AwsCallFailed(service, operation, code, dict(exc.response)) from None
+    except BotoCoreError as exc:
+        raise AwsCallFailed(service, operation, type(exc).__name__, {}) from None
