@@ -21,16 +21,25 @@ ROOT = Path(__file__).resolve().parents[1]
 __all__ = ["LoopbackIdP"]
 
 
-def timed(fn: Callable[[], Any], n: int, warmup: int = 200) -> list[float]:
-    """Per-call wall times in microseconds."""
+def timed(
+    fn: Callable[[], Any],
+    n: int,
+    warmup: int = 200,
+    between: Callable[[], Any] | None = None,
+) -> list[float]:
+    """Per-call wall times in microseconds; ``between`` runs untimed after each call."""
     for _ in range(warmup):
         fn()
+        if between:
+            between()
     samples = []
     clock = time.perf_counter_ns
     for _ in range(n):
         start = clock()
         fn()
         samples.append((clock() - start) / 1000)
+        if between:
+            between()
     return samples
 
 

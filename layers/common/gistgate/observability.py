@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from typing import Any
@@ -28,6 +29,10 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "gistgate")
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "gistgate")
 
 logger = Logger(service=SERVICE, logger_formatter=LeanJsonFormatter(SERVICE))
+# Our lines are complete JSON on stdout. Propagating them would print each one again
+# through any root handler: the Lambda runtime's, or the one the MCP SDK's
+# basicConfig installs (seen as a bare "tool call" on stderr).
+logging.getLogger(logger.name).propagate = False
 # No "service" dimension: the line already carries "service" (from the Logger), and
 # one JSON object must not name a member twice.
 _metrics = EphemeralMetrics(namespace=NAMESPACE)

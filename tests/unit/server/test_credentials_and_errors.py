@@ -205,6 +205,21 @@ def test_each_tool_call_writes_one_audit_line_with_emf_metrics(stack, log_output
     assert made["id"] not in json.dumps(failed)
 
 
+def test_audit_lines_are_not_repeated_through_root_handlers(stack, log_output):
+    """The SDK installs a root handler (basicConfig) and so does the Lambda runtime: our
+    JSON line must reach stdout once, not again as bare text through the root logger."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        stack.caller().ok("whoami")
+    finally:
+        root.removeHandler(handler)
+    assert '"message":"tool call"' in log_output.getvalue()
+    assert "tool call" not in buffer.getvalue()
+
+
 def test_no_token_appears_in_any_log_line(make_stack, log_output):
     """Run every flow (success, 401 recovery, errors) and scan every log record at INFO,
     the deployed LOG_LEVEL, from every logger (ours, the SDK's, Mangum's, botocore's)."""
