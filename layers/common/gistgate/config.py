@@ -36,7 +36,15 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256")
 MCP_PATH = "/mcp"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 # Settings whose values are secrets: masked in repr, never logged.
-_SECRET_FIELDS = ("introspection_client_secret", "github_service_token", "github_client_secret")
+_SECRET_FIELDS = (
+    "introspection_client_secret",
+    "github_service_token",
+    "github_oauth_client_secret",
+    "upstream_oidc_client_secret",
+    "initial_access_token",
+)
+UPSTREAM_IDPS: tuple[str, ...] = ("github", "oidc")
+DEFAULT_GITHUB_WEB_URL = "https://github.com"
 
 
 class SettingsError(ValueError):
@@ -85,13 +93,30 @@ class Settings(NamedTuple):
     github_api_url: str = DEFAULT_GITHUB_API_URL
     github_service_secret_arn: str | None = None
     github_service_token: str | None = None
-    github_client_id: str | None = None
-    github_client_secret_arn: str | None = None
-    github_client_secret: str | None = None
+    github_oauth_client_id: str | None = None
+    github_oauth_secret_arn: str | None = None
+    github_oauth_client_secret: str | None = None
     table_name: str | None = None
     kms_key_id: str | None = None
     rate_limit_per_minute: int = 60
     mcp_allowed_origins: tuple[str, ...] = ()
+    # The builtin authorization server (issue #4).
+    upstream_idp: str = "github"
+    github_web_url: str = DEFAULT_GITHUB_WEB_URL
+    upstream_oidc_issuer: str | None = None
+    upstream_oidc_client_id: str | None = None
+    upstream_oidc_secret_arn: str | None = None
+    upstream_oidc_client_secret: str | None = None
+    signing_key_ids: tuple[str, ...] = ()
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 30 * 86400
+    client_registration_ttl_days: int = 90
+    registration_rate_per_minute: int = 10
+    cimd_enabled: bool = True
+    dev_mode: bool = False
+    admin_subjects: tuple[str, ...] = ()
+    initial_access_token: str | None = None
+    initial_access_token_arn: str | None = None
 
     def __repr__(self) -> str:
         """Like the default, with every secret-valued setting masked."""
@@ -220,6 +245,29 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(o.rstrip("/") for o in origins)
 
 
+def _web_url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    raw = _get(env, name) or default
+    return _url(env, name, raw.rstrip("/")) if raw else None
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (_get(env, name) or "").lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(name, f"{raw!r} is not true or false")
+    return raw in ("true", "1", "yes")
+
+
+def _signing_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The current signing key, then the next one (published ahead of a rotation)."""
+    current = _get(env, "GISTGATE_SIGNING_KEY_ID")
+    upcoming = _get(env, "GISTGATE_SIGNING_NEXT_KEY_ID")
+    if upcoming and not current:
+        raise SettingsError("GISTGATE_SIGNING_NEXT_KEY_ID", "needs GISTGATE_SIGNING_KEY_ID")
+    return tuple(k for k in (current, upcoming) if k)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise :class:`SettingsError` on the first bad one."""
     env = os.environ if env is None else env
@@ -258,13 +306,30 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         github_api_url=_github_api_url(env),
         github_service_secret_arn=_get(env, "GITHUB_SERVICE_SECRET_ARN"),
         github_service_token=_get(env, "GITHUB_SERVICE_TOKEN"),
-        github_client_id=_get(env, "GITHUB_CLIENT_ID"),
-        github_client_secret_arn=_get(env, "GITHUB_CLIENT_SECRET_ARN"),
-        github_client_secret=_get(env, "GITHUB_CLIENT_SECRET"),
+        github_oauth_client_id=_get(env, "GITHUB_OAUTH_CLIENT_ID"),
+        github_oauth_secret_arn=_get(env, "GITHUB_OAUTH_SECRET_ARN"),
+        github_oauth_client_secret=_get(env, "GITHUB_OAUTH_CLIENT_SECRET"),
         table_name=_get(env, "TABLE_NAME"),
         kms_key_id=_get(env, "GISTGATE_KMS_KEY_ID"),
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 60, 1, 100_000),
         mcp_allowed_origins=_origins(env),
+        upstream_idp=_choice(env, "UPSTREAM_IDP", "github", UPSTREAM_IDPS),
+        github_web_url=_web_url(env, "GITHUB_WEB_URL", DEFAULT_GITHUB_WEB_URL)
+        or DEFAULT_GITHUB_WEB_URL,
+        upstream_oidc_issuer=_web_url(env, "UPSTREAM_OIDC_ISSUER", None),
+        upstream_oidc_client_id=_get(env, "UPSTREAM_OIDC_CLIENT_ID"),
+        upstream_oidc_secret_arn=_get(env, "UPSTREAM_OIDC_SECRET_ARN"),
+        upstream_oidc_client_secret=_get(env, "UPSTREAM_OIDC_CLIENT_SECRET"),
+        signing_key_ids=_signing_keys(env),
+        access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 3600, 60, 86400),
+        refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", 30 * 86400, 3600, 365 * 86400),
+        client_registration_ttl_days=_int(env, "CLIENT_REGISTRATION_TTL_DAYS", 90, 1, 3650),
+        registration_rate_per_minute=_int(env, "REGISTRATION_RATE_PER_MINUTE", 10, 1, 10_000),
+        cimd_enabled=_flag(env, "OAUTH_CIMD", True),
+        dev_mode=_flag(env, "GISTGATE_DEV_MODE", False),
+        admin_subjects=_split(_get(env, "OAUTH_ADMIN_SUBJECTS") or ""),
+        initial_access_token=_get(env, "OAUTH_INITIAL_ACCESS_TOKEN"),
+        initial_access_token_arn=_get(env, "OAUTH_INITIAL_ACCESS_TOKEN_ARN"),
     )
 
 

@@ -17,3 +17,27 @@ def get_secret(arn: str, *, max_age: int = SECRET_MAX_AGE, force: bool = False) 
     if isinstance(value, bytes):
         return value.decode()
     return str(value)
+
+
+def configured_secret(value: str | None, arn: str | None, field: str) -> str | None:
+    """A secret given directly (local development) or by ARN.
+
+    The stored secret is either the value itself or JSON with the value under
+    ``field`` (the shape the console's key/value editor writes).
+    """
+    if value:
+        return value
+    if not arn:
+        return None
+    raw = get_secret(arn).strip()
+    if raw.startswith("{"):
+        import json
+
+        try:
+            found = json.loads(raw).get(field)
+        except (ValueError, AttributeError):
+            found = None
+        if not isinstance(found, str) or not found:
+            raise ValueError(f"secret {arn} is JSON without a string {field!r}")
+        return found
+    return raw

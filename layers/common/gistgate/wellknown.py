@@ -16,6 +16,8 @@ from gistgate.urls import resource_url
 
 PRM_CACHE_CONTROL = "public, max-age=300"
 AS_METADATA_CACHE_CONTROL = "public, max-age=3600"
+# Short enough that a rotation's next key is seen well before it signs.
+JWKS_CACHE_CONTROL = "public, max-age=300"
 
 
 class WellKnownError(Exception):
@@ -60,10 +62,21 @@ def protected_resource_metadata(settings: Settings, base: str) -> dict[str, Any]
     return document
 
 
-def authorization_server_metadata(settings: Settings, discovery: Discovery) -> dict[str, Any]:
-    """The external AS's metadata (its own ``issuer`` unchanged), cached."""
+class SigningKeysUnavailable(WellKnownError):
+    """KMS did not give us the public signing keys."""
+
+    status = 503
+    error = "temporarily_unavailable"
+
+
+def authorization_server_metadata(
+    settings: Settings, discovery: Discovery, base: str
+) -> dict[str, Any]:
+    """Builtin: our own RFC 8414 document. Otherwise the external AS's, cached."""
     if settings.auth_mode == "builtin":
-        raise NotServedHere("builtin authorization-server metadata is served by the OAuth function")
+        from gistgate.oauth.metadata import authorization_server_metadata as ours
+
+        return ours(settings, base)
     issuer = settings.issuers[0].issuer
     try:
         return discovery.metadata(issuer)
@@ -71,3 +84,25 @@ def authorization_server_metadata(settings: Settings, discovery: Discovery) -> d
         raise UpstreamMetadataUnavailable(
             f"authorization server metadata unavailable ({exc.reason})"
         ) from None
+
+
+class PublishedKeys:
+    """The builtin issuer's JWKS: the KMS signing keys' public halves, fetched once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._signer: Any = None
+
+    def public_jwks(self) -> dict[str, Any]:
+        if self._settings.auth_mode != "builtin":
+            raise NotServedHere("this deployment's tokens come from an external issuer")
+        if not self._settings.signing_key_ids:
+            raise SigningKeysUnavailable("GISTGATE_SIGNING_KEY_ID is not set")
+        from gistgate.oauth.signing import KmsSigner, SigningUnavailable
+
+        if self._signer is None:
+            self._signer = KmsSigner(self._settings.signing_key_ids)
+        try:
+            return self._signer.public_jwks()
+        except SigningUnavailable as exc:
+            raise SigningKeysUnavailable(str(exc)) from None

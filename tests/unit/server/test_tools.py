@@ -247,7 +247,7 @@ def test_connect_github_is_not_configured_without_a_github_app(stack):
 
 
 def test_connect_github_issues_a_one_time_url_with_a_hashed_ticket(make_stack):
-    stack = make_stack(GITHUB_CLIENT_ID="Iv1.abc", PUBLIC_BASE_URL="https://mcp.example.com")
+    stack = make_stack(GITHUB_OAUTH_CLIENT_ID="Iv1.abc", PUBLIC_BASE_URL="https://mcp.example.com")
     result = stack.caller("user-alice").ok("connect_github")
     assert result["url"].startswith("https://mcp.example.com/oauth/github/connect?ticket=")
     ticket = result["url"].split("ticket=", 1)[1]
@@ -260,7 +260,7 @@ def test_connect_github_issues_a_one_time_url_with_a_hashed_ticket(make_stack):
 
 
 def test_disconnect_github_revokes_at_github_and_deletes_the_grant(make_stack):
-    stack = make_stack(GITHUB_CLIENT_ID="Iv1.abc", GITHUB_CLIENT_SECRET="app-secret")
+    stack = make_stack(GITHUB_OAUTH_CLIENT_ID="Iv1.abc", GITHUB_OAUTH_CLIENT_SECRET="app-secret")
     stack.github.apps["Iv1.abc"] = "app-secret"
     stack.connect("user-alice", ALICE_TOKEN, "alice", 1001)
     alice = stack.caller("user-alice")

@@ -210,10 +210,10 @@ def build_server(services: Services) -> MCPServer:
         identity: Identity = scope[SCOPE_IDENTITY]
 
         def body() -> dict[str, Any]:
-            if not (settings.github_client_id and settings.table_name):
+            if not (settings.github_oauth_client_id and settings.table_name):
                 raise NotConfigured(
                     "Not configured: this deployment has no GitHub OAuth app for linking "
-                    "accounts (GITHUB_CLIENT_ID), so connect_github is unavailable; gist calls "
+                    "accounts (GITHUB_OAUTH_CLIENT_ID), so connect_github is unavailable; gist calls "
                     f"use the {services.credentials.mode} credential."
                 )
             base = scope[SCOPE_BASE_URL]
@@ -267,9 +267,9 @@ def _disconnect(services: Services, identity: Identity) -> dict[str, Any]:
     revoked = False
     note = None
     secret = _client_secret(settings)
-    if settings.github_client_id and secret:
+    if settings.github_oauth_client_id and secret:
         try:
-            services.github.revoke_grant(settings.github_client_id, secret, grant.access_token)
+            services.github.revoke_grant(settings.github_oauth_client_id, secret, grant.access_token)
             revoked = True
         except GitHubError as exc:
             if exc.status in (404, 422):
@@ -296,10 +296,8 @@ def _disconnect(services: Services, identity: Identity) -> dict[str, Any]:
 
 
 def _client_secret(settings: Settings) -> str | None:
-    if settings.github_client_secret:
-        return settings.github_client_secret
-    if settings.github_client_secret_arn:
-        from gistgate.secrets import get_secret
+    from gistgate.secrets import configured_secret
 
-        return get_secret(settings.github_client_secret_arn)
-    return None
+    return configured_secret(
+        settings.github_oauth_client_secret, settings.github_oauth_secret_arn, "client_secret"
+    )

@@ -45,3 +45,36 @@ def rate_bucket(sub: str) -> dict[str, str]:
 def connect_ticket(ticket: str) -> dict[str, str]:
     """A one-time GitHub connect ticket, keyed by its hash."""
     return {PK: f"TICKET#{digest(ticket)}", SK: "TICKET"}
+
+
+# -- the builtin authorization server (issue #4) ------------------------------
+
+
+def oauth_client(client_id: str) -> dict[str, str]:
+    """A dynamically registered client (its secret, if any, only as a hash)."""
+    return {PK: f"CLIENT#{client_id}", SK: "CLIENT"}
+
+
+def auth_transaction(state: str) -> dict[str, str]:
+    """An authorization request waiting for the upstream login, keyed by our state's hash."""
+    return {PK: f"TXN#{digest(state)}", SK: "TXN"}
+
+
+def consent_request(form_token: str) -> dict[str, str]:
+    """A logged-in user's pending consent, keyed by the consent form token's hash."""
+    return {PK: f"CONSENT#{digest(form_token)}", SK: "REQUEST"}
+
+
+def consent_grant(browser: str, client_id: str, sub: str) -> dict[str, str]:
+    """This browser's remembered approval of a client for a user."""
+    return {PK: f"BROWSER#{digest(browser)}", SK: f"APPROVED#{client_id}#{sub}"}
+
+
+def auth_code(code: str) -> dict[str, str]:
+    """An authorization code, keyed by its hash."""
+    return {PK: f"CODE#{digest(code)}", SK: "CODE"}
+
+
+def refresh_family(family_id: str) -> dict[str, str]:
+    """A refresh-token family: the current and previous token hashes of one grant."""
+    return {PK: f"FAMILY#{family_id}", SK: "FAMILY"}

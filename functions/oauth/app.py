@@ -1,0 +1,152 @@
+"""OAuth function: the builtin authorization server's endpoints and the GitHub connect flow.
+
+No authorizer in front (these endpoints are how a client gets a token). Each
+route parses the request, calls gistgate.oauth and shapes the answer; the
+error classes map to responses in the handlers at the bottom.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+
+from gistgate.config import get_settings
+from gistgate.oauth.browser import ClientRedirectError, PageError, PageOut, Redirect
+from gistgate.oauth.errors import InvalidClient, InvalidClientMetadata, OAuthError
+from gistgate.oauth.pages import PAGE_HEADERS, message_page
+from gistgate.oauth.service import AuthorizationServer
+from gistgate.observability import logger
+from gistgate.responses import json_response
+from gistgate.urls import BaseUrlUnknown, base_url
+
+SETTINGS = get_settings()
+SERVER = AuthorizationServer(SETTINGS)
+# CORS for the endpoints browser-based clients call with fetch (register, token, revoke).
+app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=600))
+
+
+def _base() -> str:
+    return base_url(SETTINGS, app.current_event.raw_event)
+
+
+def _query() -> dict[str, str]:
+    return dict(app.current_event.query_string_parameters or {})
+
+
+def _form() -> dict[str, str]:
+    body = app.current_event.decoded_body or ""
+    return dict(parse_qsl(body, keep_blank_values=False))
+
+
+def _cookies() -> dict[str, str]:
+    header = app.current_event.headers.get("cookie") or ""
+    pairs = (part.strip().partition("=") for part in header.split(";"))
+    return {name: value for name, _, value in pairs if name}
+
+
+def _browser(outcome: Redirect | PageOut) -> Response:
+    cookies = [
+        Cookie(
+            name=c.name,
+            value=c.value,
+            path="/",
+            secure=c.secure,
+            http_only=True,
+            max_age=c.max_age,
+            same_site=SameSite.LAX_MODE,
+        )
+        for c in outcome.cookies
+    ]
+    if isinstance(outcome, Redirect):
+        return Response(
+            302, None, "", {"Location": outcome.location, "Cache-Control": "no-store"}, cookies
+        )
+    return Response(outcome.page.status, None, outcome.page.html, PAGE_HEADERS, cookies)
+
+
+@app.get("/oauth/authorize")
+def authorize() -> Response:
+    return _browser(SERVER.browser.authorize(_query(), _cookies(), _base()))
+
+
+@app.get("/oauth/callback")
+def callback() -> Response:
+    return _browser(SERVER.browser.callback(_query(), _cookies(), _base()))
+
+
+@app.post("/oauth/consent")
+def consent() -> Response:
+    return _browser(SERVER.browser.consent(_form(), _cookies(), _base()))
+
+
+@app.get("/oauth/github/connect")
+def github_connect() -> Response:
+    return _browser(SERVER.browser.connect(_query(), _cookies(), _base()))
+
+
+@app.get("/oauth/github/callback")
+def github_callback() -> Response:
+    return _browser(SERVER.browser.connect_callback(_query(), _cookies(), _base()))
+
+
+@app.post("/oauth/register")
+def register() -> Response:
+    try:
+        body = json.loads(app.current_event.decoded_body or "")
+    except ValueError:
+        raise InvalidClientMetadata("the registration request must be JSON") from None
+    identity = app.current_event.request_context.identity
+    answer = SERVER.register(
+        body, identity.source_ip or "unknown", app.current_event.headers.get("authorization")
+    )
+    return json_response(201, answer)
+
+
+@app.post("/oauth/token")
+def token() -> Response:
+    issued = SERVER.token(_form(), app.current_event.headers.get("authorization"), _base())
+    return json_response(200, issued.body(), headers={"Pragma": "no-cache"})
+
+
+@app.post("/oauth/revoke")
+def revoke() -> Response:
+    SERVER.revoke(_form(), app.current_event.headers.get("authorization"))
+    return json_response(200, {})
+
+
+@app.exception_handler(OAuthError)
+def oauth_error(exc: OAuthError) -> Response:
+    headers: dict[str, str] = {}
+    if isinstance(exc, InvalidClient) and app.current_event.headers.get("authorization"):
+        headers["WWW-Authenticate"] = 'Basic realm="gistgate"'
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    logger.info("oauth error", extra={"error": exc.error, "path": app.current_event.path})
+    return json_response(exc.status, exc.body(), headers=headers)
+
+
+@app.exception_handler(PageError)
+def page_error(exc: PageError) -> Response:
+    logger.info("oauth page error", extra={"status": exc.status, "path": app.current_event.path})
+    page = message_page(exc.status, "Sign-in stopped", str(exc))
+    return Response(page.status, None, page.html, PAGE_HEADERS)
+
+
+@app.exception_handler(ClientRedirectError)
+def client_redirect_error(exc: ClientRedirectError) -> Response:
+    return Response(302, None, "", {"Location": exc.location, "Cache-Control": "no-store"})
+
+
+@app.exception_handler(BaseUrlUnknown)
+def unknown_base(exc: BaseUrlUnknown) -> Response:
+    return json_response(400, {"error": "invalid_request", "error_description": str(exc)})
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Route one API Gateway (REST) proxy event."""
+    return app.resolve(event, context)

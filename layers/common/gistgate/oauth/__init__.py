@@ -1,0 +1,1 @@
+"""The builtin OAuth authorization server."""

@@ -1,0 +1,459 @@
+"""Client ID Metadata Documents (CIMD): a URL ``client_id`` names its own metadata.
+
+MCP (2025-11-25 authorization) lets a client use an https URL as its
+``client_id`` instead of registering; the authorization server fetches that URL
+to learn the client's name and redirect URIs
+(draft-ietf-oauth-client-id-metadata-document).
+
+That makes our server fetch URLs chosen by anyone on the internet, so the fetch
+is an SSRF surface and is fenced accordingly:
+
+* https only (plain http to loopback only with ``allow_private``, for dev/tests);
+* the host is resolved once and refused if *any* address is not globally
+  routable (private, loopback, link-local/metadata, CGNAT, reserved, and IPv6
+  forms that embed such an IPv4 address); the connection is then made to the
+  vetted address itself, while TLS SNI, certificate checks and ``Host`` keep the
+  hostname, so DNS rebinding between check and connect has no window;
+* no proxies from the environment, no redirects, at most 5 KB and 5 s in total
+  (a deadline on every socket operation, see :func:`gistgate.fetch.within`);
+* the document must name itself (``client_id`` byte-identical to the URL), list
+  only https or loopback-http redirect URIs, and use no shared-secret auth.
+
+Documents are cached for ``ttl`` (or the response's ``max-age``, capped at 24 h)
+and failures for 30 s, so a hostile URL costs one fetch per window, not one per
+request. Every failure is a :class:`CimdError`, which callers map to OAuth
+``invalid_client``; its message never contains anything the remote server sent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import unquote, urlsplit
+
+from gistgate.cache import Clock, ExpiringMap
+from gistgate.fetch import (
+    USER_AGENT,
+    FetchError,
+    _deadline_backend,
+    _read_capped,
+    bounded_transport,
+    within,
+)
+from gistgate.netguard import is_loopback_host
+
+if TYPE_CHECKING:
+    import httpcore
+    import httpx
+
+MAX_URL_LENGTH = 2048
+MAX_CLIENT_NAME = 200
+MAX_CACHE_TTL = 24 * 3600.0
+FAILURE_TTL = 30.0
+CACHE_ENTRIES = 1024
+
+# Token endpoint auth methods a CIMD client may use: none that rests on a shared secret.
+ALLOWED_AUTH_METHODS = frozenset({"none", "private_key_jwt"})
+# RFC 8252 §7.3: native apps may use http on the loopback interface, any port.
+LOOPBACK_REDIRECT_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+_PRIVATE_MESSAGE = "The client_id URL points at a private or reserved network address."
+
+
+class CimdError(Exception):
+    """A client metadata document could not be used.
+
+    ``reason`` is one of: unsafe_url, private_address, timeout, too_large,
+    http_status, transport, not_json, bad_metadata, client_id_mismatch,
+    bad_redirect_uris, bad_auth_method. The message is safe to show a user.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class ClientMetadataDocument(NamedTuple):
+    """The validated parts of a client's metadata document."""
+
+    client_id: str
+    client_name: str
+    redirect_uris: tuple[str, ...]
+    token_endpoint_auth_method: str = "none"  # noqa: S105 - a method name, not a secret
+    grant_types: tuple[str, ...] = ("authorization_code",)
+    response_types: tuple[str, ...] = ("code",)
+    scope: str | None = None
+    client_uri: str | None = None
+    logo_uri: str | None = None
+    fetched_at: float = 0.0
+
+
+def _printable_ascii(value: str) -> bool:
+    return all("!" <= ch <= "~" for ch in value)
+
+
+def is_cimd_client_id(client_id: str, *, allow_http_loopback: bool = False) -> bool:
+    """True if ``client_id`` is a URL naming a metadata document.
+
+    That is an https URL with a path (not just an origin), no fragment, no
+    credentials and no dot segments. ``allow_http_loopback`` also admits plain
+    http to a loopback host (dev mode).
+    """
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_URL_LENGTH:
+        return False
+    # urlsplit silently drops tabs and newlines, so refuse them (and spaces) first.
+    if not _printable_ascii(client_id):
+        return False
+    try:
+        parts = urlsplit(client_id)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    if not client_id.startswith(("https://", "http://")):  # the scheme exactly, lower case
+        return False
+    if parts.scheme == "http" and not (allow_http_loopback and host and is_loopback_host(host)):
+        return False
+    if not host or "#" in client_id or parts.username is not None or parts.password is not None:
+        return False
+    if parts.path in ("", "/"):
+        return False
+    segments = [unquote(segment) for segment in parts.path.split("/")]
+    return not any(segment in (".", "..") for segment in segments)
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped, 6to4, NAT64), if any."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in ipaddress.IPv6Network("64:ff9b::/96"):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def is_public_address(address: str) -> bool:
+    """True if ``address`` (an IP literal) is globally routable, and so safe to fetch from."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return is_public_address(str(embedded))
+        if ip.is_site_local:
+            return False
+    unsafe = (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+    return ip.is_global and not unsafe
+
+
+def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
+    """getaddrinfo in a daemon thread, so a slow resolver cannot outlast the deadline."""
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as exc:
+            box.append(exc)
+
+    worker = threading.Thread(target=run, name="cimd-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not box:
+        raise CimdError("timeout", "The client's host name did not resolve in time.")
+    if isinstance(box[0], Exception):
+        raise CimdError("transport", "The client's host name does not resolve.")
+    addresses = [str(info[4][0]) for info in box[0]]
+    if not addresses:
+        raise CimdError("transport", "The client's host name does not resolve.")
+    return list(dict.fromkeys(addresses))
+
+
+def _pinned_backend(allow_private: bool) -> httpcore.NetworkBackend:
+    """A network backend that resolves, vets every address, and connects to a vetted one.
+
+    It wraps :func:`gistgate.fetch._deadline_backend`, so the connect (and the
+    TLS handshake that follows, with the hostname as SNI) honours the deadline.
+    """
+    import httpcore
+
+    class PinnedBackend(httpcore.NetworkBackend):
+        def __init__(self) -> None:
+            self._inner = _deadline_backend()
+
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> httpcore.NetworkStream:
+            started = time.monotonic()
+            addresses = _resolve(host, port, timeout)
+            if not allow_private and not all(is_public_address(a) for a in addresses):
+                raise CimdError("private_address", _PRIVATE_MESSAGE)
+            if timeout is not None:
+                timeout = max(timeout - (time.monotonic() - started), 0.01)
+            *others, last = addresses
+            for address in others:
+                try:
+                    return self._inner.connect_tcp(
+                        address, port, timeout, local_address, socket_options
+                    )
+                except httpcore.ConnectError:
+                    continue  # the next vetted address
+            return self._inner.connect_tcp(last, port, timeout, local_address, socket_options)
+
+        def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> httpcore.NetworkStream:
+            raise CimdError("unsafe_url", "Unix sockets are not fetched.")
+
+        def sleep(self, seconds: float) -> None:
+            self._inner.sleep(seconds)
+
+    return PinnedBackend()
+
+
+_clients: dict[bool, httpx.Client] = {}
+
+
+def _http(allow_private: bool) -> httpx.Client:
+    """One client per process and ``allow_private``: building one costs ~50 ms of TLS setup."""
+    client = _clients.get(allow_private)
+    if client is None:
+        import httpcore
+        import httpx
+
+        transport = bounded_transport()  # checks httpx still has a pool to replace
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=_pinned_backend(allow_private),
+            max_keepalive_connections=0,  # no idle sockets to hosts we do not control
+        )
+        client = _clients[allow_private] = httpx.Client(
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,  # a proxy would connect by name, undoing the pinning
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+    return client
+
+
+def _max_age(cache_control: str) -> float | None:
+    """The response's freshness from Cache-Control: max-age, 0 for no-store/no-cache."""
+    age: float | None = None
+    for directive in cache_control.lower().split(","):
+        name, _, value = directive.strip().partition("=")
+        if name in ("no-store", "no-cache"):
+            return 0.0
+        if name == "max-age" and value.strip().strip('"').isdigit():
+            age = float(value.strip().strip('"'))
+    return age
+
+
+def _string_list(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
+
+
+def _redirect_uri_ok(uri: str) -> bool:
+    """https, or http on a loopback host (RFC 8252); no fragment, no credentials."""
+    if not _printable_ascii(uri) or "#" in uri:
+        return False
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    if not host or parts.username is not None or parts.password is not None:
+        return False
+    if uri.startswith("https://"):
+        return True
+    return uri.startswith("http://") and host in LOOPBACK_REDIRECT_HOSTS
+
+
+def _https_or_none(value: Any) -> str | None:
+    """An https URL worth showing on a consent page, or None (dropped, not an error)."""
+    if isinstance(value, str) and value.startswith("https://") and _printable_ascii(value):
+        return value
+    return None
+
+
+def parse_document(client_id: str, data: Any, *, fetched_at: float) -> ClientMetadataDocument:
+    """Validate a decoded metadata document fetched from ``client_id``."""
+    if not isinstance(data, dict):
+        raise CimdError("bad_metadata", "The client metadata document is not a JSON object.")
+    if data.get("client_id") != client_id:
+        raise CimdError(
+            "client_id_mismatch", "The client metadata document names a different client_id."
+        )
+    redirect_uris = _string_list(data.get("redirect_uris"))
+    if not redirect_uris or not all(_redirect_uri_ok(uri) for uri in redirect_uris):
+        raise CimdError(
+            "bad_redirect_uris",
+            "The client metadata document must list redirect_uris, each https "
+            "or http on a loopback host.",
+        )
+    method = data.get("token_endpoint_auth_method", "none")
+    if method not in ALLOWED_AUTH_METHODS or "client_secret" in data:
+        raise CimdError(
+            "bad_auth_method",
+            "The client metadata document must not use a shared client secret "
+            "(token_endpoint_auth_method must be none or private_key_jwt).",
+        )
+    name = data.get("client_name", urlsplit(client_id).hostname or client_id)
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_CLIENT_NAME:
+        raise CimdError(
+            "bad_metadata", "The client_name is not a string of at most 200 characters."
+        )
+    grant_types = _string_list(data.get("grant_types", ["authorization_code"]))
+    response_types = _string_list(data.get("response_types", ["code"]))
+    scope = data.get("scope")
+    if grant_types is None or response_types is None or not isinstance(scope, str | None):
+        raise CimdError(
+            "bad_metadata", "The client's grant_types, response_types or scope are malformed."
+        )
+    return ClientMetadataDocument(
+        client_id=client_id,
+        client_name=name,
+        redirect_uris=redirect_uris,
+        token_endpoint_auth_method=method,
+        grant_types=grant_types,
+        response_types=response_types,
+        scope=scope,
+        client_uri=_https_or_none(data.get("client_uri")),
+        logo_uri=_https_or_none(data.get("logo_uri")),
+        fetched_at=fetched_at,
+    )
+
+
+def redirect_uri_allowed(doc: ClientMetadataDocument, redirect_uri: str) -> bool:
+    """True if ``redirect_uri`` is listed in the document, compared as exact strings."""
+    return redirect_uri in doc.redirect_uris
+
+
+_FETCH_REASONS = {
+    "timeout": "The client metadata document took too long to fetch.",
+    "too_large": "The client metadata document is larger than 5 KB.",
+}
+
+
+class CimdFetcher:
+    """Fetches, validates and caches client metadata documents.
+
+    ``allow_private`` (dev mode and tests only) admits private and loopback
+    addresses, and plain http to loopback hosts.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        timeout: float = 5.0,
+        max_bytes: int = 5 * 1024,
+        ttl: float = 300.0,
+        failure_ttl: float = FAILURE_TTL,
+        clock: Clock = time.time,
+    ) -> None:
+        self.allow_private = allow_private
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.ttl = ttl
+        self.failure_ttl = failure_ttl
+        self._clock = clock
+        self._documents: ExpiringMap[str, ClientMetadataDocument] = ExpiringMap(
+            max_entries=CACHE_ENTRIES, clock=clock
+        )
+        self._failures: ExpiringMap[str, tuple[str, str]] = ExpiringMap(
+            max_entries=CACHE_ENTRIES, clock=clock
+        )
+
+    def get(self, client_id: str) -> ClientMetadataDocument:
+        """The client's validated metadata, from cache or fetched; else :class:`CimdError`."""
+        cached = self._documents.get(client_id)
+        if cached is not None:
+            return cached
+        failed = self._failures.get(client_id)
+        if failed is not None:
+            raise CimdError(*failed)
+        try:
+            doc, max_age = self._fetch(client_id)
+        except CimdError as exc:
+            self._failures.put(
+                client_id, (exc.reason, exc.message), self._clock() + self.failure_ttl
+            )
+            raise
+        ttl = self.ttl if max_age is None else min(max_age, MAX_CACHE_TTL)
+        self._documents.put(client_id, doc, doc.fetched_at + ttl)
+        return doc
+
+    def clear(self) -> None:
+        """Forget every cached document and failure."""
+        self._documents.clear()
+        self._failures.clear()
+
+    def _check_url(self, client_id: str) -> None:
+        if not is_cimd_client_id(client_id, allow_http_loopback=self.allow_private):
+            raise CimdError(
+                "unsafe_url",
+                "The client_id is not an https URL with a path (no fragment, "
+                "credentials or dot segments).",
+            )
+        host = urlsplit(client_id).hostname or ""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return  # a name: vetted after resolution, at connect time
+        if not self.allow_private and not is_public_address(host):
+            raise CimdError("private_address", _PRIVATE_MESSAGE)
+
+    def _fetch(self, client_id: str) -> tuple[ClientMetadataDocument, float | None]:
+        import httpx
+
+        self._check_url(client_id)
+        with within(self.timeout) as deadline:
+            try:
+                with _http(self.allow_private).stream(
+                    "GET", client_id, timeout=httpx.Timeout(self.timeout)
+                ) as response:
+                    status = response.status_code
+                    if status != 200:
+                        note = " (redirects are not followed)" if 300 <= status < 400 else ""
+                        raise CimdError(
+                            "http_status",
+                            f"Fetching the client metadata document gave HTTP {status}{note}.",
+                        )
+                    body = _read_capped(response, self.max_bytes, deadline)
+                    max_age = _max_age(response.headers.get("cache-control", ""))
+            except FetchError as exc:
+                message = _FETCH_REASONS.get(exc.reason, "The client metadata fetch failed.")
+                raise CimdError(exc.reason, message) from None
+            except httpx.TimeoutException:
+                raise CimdError("timeout", _FETCH_REASONS["timeout"]) from None
+            except httpx.HTTPError:
+                raise CimdError(
+                    "transport", "The client metadata document could not be fetched."
+                ) from None
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            raise CimdError("not_json", "The client metadata document is not JSON.") from None
+        return parse_document(client_id, data, fetched_at=self._clock()), max_age

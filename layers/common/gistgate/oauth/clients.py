@@ -1,0 +1,269 @@
+"""OAuth clients: RFC 7591 registration, lookup and authentication.
+
+A client is either registered here (DCR: a random id, stored in the table
+with a TTL that each use renews) or a Client ID Metadata Document (its id is
+an https URL we fetch). Confidential clients get a secret that is shown once
+and stored only as its SHA-256. Registration is open, so what an anonymous
+registrant may ask for is limited: ``client_credentials`` and the admin scope
+need the operator's initial access token (RFC 7591 §3).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import secrets
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+from urllib.parse import unquote, urlsplit
+
+from gistgate.netguard import is_loopback_host
+from gistgate.oauth import scopes
+from gistgate.oauth.cimd import is_cimd_client_id
+from gistgate.oauth.errors import (
+    InvalidClient,
+    InvalidClientMetadata,
+    InvalidRedirectUri,
+)
+from gistgate.oauth.store import Store
+from gistgate.storage import keys
+
+PUBLIC = "none"
+AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+RENEW_AFTER = 86400  # renew a registration's TTL at most once a day
+MAX_REDIRECT_URIS = 10
+
+
+class Client(NamedTuple):
+    """What the authorization server needs to know about a client."""
+
+    client_id: str
+    client_name: str
+    redirect_uris: tuple[str, ...]
+    auth_method: str
+    grant_types: tuple[str, ...]
+    scope: tuple[str, ...]
+    secret_hash: str | None = None
+    expires_at: int | None = None
+    metadata_document: bool = False
+
+    @property
+    def public(self) -> bool:
+        return self.auth_method == PUBLIC
+
+
+def redirect_uri_problem(uri: Any) -> str | None:
+    """Why ``uri`` cannot be a redirect URI, or None: https, or http on loopback (RFC 8252)."""
+    if not isinstance(uri, str) or not uri or len(uri) > 2000:
+        return "must be a non-empty string"
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "is not a valid URL"
+    if parts.fragment or "#" in uri:
+        return "must not have a fragment"
+    if not parts.hostname:
+        return "has no host"
+    if parts.username or parts.password:
+        return "must not carry credentials"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return None
+    return "must use https, or http on a loopback host (127.0.0.1, [::1], localhost)"
+
+
+def _strings(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidClientMetadata(f"{field} must be an array of strings")
+    return tuple(value)
+
+
+def validate_registration(
+    body: Any,
+    *,
+    supported_scopes: tuple[str, ...],
+    default_scopes: tuple[str, ...],
+    privileged: bool,
+    admin_scope: str,
+) -> dict[str, Any]:
+    """The registered metadata, normalised; RFC 7591 errors for anything unacceptable."""
+    if not isinstance(body, dict):
+        raise InvalidClientMetadata("the registration request must be a JSON object")
+    grant_types = _strings(body.get("grant_types", ["authorization_code"]), "grant_types")
+    for grant in grant_types:
+        if grant not in GRANT_TYPES:
+            raise InvalidClientMetadata(f"grant type {grant!r} is not supported")
+    response_types = _strings(body.get("response_types", ["code"]), "response_types")
+    if any(r != "code" for r in response_types):
+        raise InvalidClientMetadata("only the response type 'code' is supported")
+    method = body.get("token_endpoint_auth_method", "client_secret_basic")
+    if method not in AUTH_METHODS:
+        raise InvalidClientMetadata(
+            f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}"
+        )
+    redirect_uris: tuple[str, ...] = ()
+    if "authorization_code" in grant_types:
+        redirect_uris = _strings(body.get("redirect_uris"), "redirect_uris")
+        if not redirect_uris or len(redirect_uris) > MAX_REDIRECT_URIS:
+            raise InvalidRedirectUri(f"redirect_uris must list 1 to {MAX_REDIRECT_URIS} URIs")
+        for uri in redirect_uris:
+            problem = redirect_uri_problem(uri)
+            if problem:
+                raise InvalidRedirectUri(f"redirect URI {uri[:200]!r} {problem}")
+    if "client_credentials" in grant_types:
+        if method == PUBLIC:
+            raise InvalidClientMetadata("client_credentials needs a confidential client")
+        if not privileged:
+            raise InvalidClientMetadata(
+                "client_credentials clients are registered with the operator's initial "
+                "access token (Authorization: Bearer …)"
+            )
+    requested = scopes.parse(body.get("scope")) if isinstance(body.get("scope"), str) else ()
+    if body.get("scope") is not None and not isinstance(body.get("scope"), str):
+        raise InvalidClientMetadata("scope must be a space-separated string")
+    for scope in requested:
+        if scope not in supported_scopes:
+            raise InvalidClientMetadata(f"scope {scope!r} is not supported")
+    if admin_scope in requested and not privileged:
+        raise InvalidClientMetadata(
+            f"scope {admin_scope!r} needs the operator's initial access token"
+        )
+    name = body.get("client_name", "")
+    if not isinstance(name, str) or len(name) > 200:
+        raise InvalidClientMetadata("client_name must be a string of at most 200 characters")
+    extras: dict[str, Any] = {}
+    for field in ("client_uri", "logo_uri", "tos_uri", "policy_uri"):
+        value = body.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.startswith("https://") or len(value) > 2000:
+            raise InvalidClientMetadata(f"{field} must be an https URL")
+        extras[field] = value
+    return {
+        "client_name": name,
+        "redirect_uris": list(redirect_uris),
+        "token_endpoint_auth_method": method,
+        "grant_types": list(grant_types),
+        "response_types": ["code"] if redirect_uris else [],
+        "scope": scopes.join(requested or default_scopes),
+        **extras,
+    }
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(client_id, secret) from an RFC 6749 §2.3.1 Basic header, or None."""
+    if not header or header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidClient("the Basic credentials are not valid base64") from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise InvalidClient("the Basic credentials have no ':'")
+    return unquote(client_id), unquote(secret)
+
+
+class ClientRegistry:
+    """Registered clients in the table, plus CIMD clients fetched on demand."""
+
+    def __init__(
+        self, store: Store, ttl_days: int, cimd: Any | None = None, *, dev: bool = False
+    ) -> None:
+        self._dev = dev
+        self._store = store
+        self._ttl = ttl_days * 86400
+        self._cimd = cimd
+
+    def register(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Store a new client; the response (with its secret, shown only now)."""
+        client_id = secrets.token_urlsafe(16)
+        secret = (
+            None if metadata["token_endpoint_auth_method"] == PUBLIC else secrets.token_urlsafe(32)
+        )
+        issued = int(self._store.clock())
+        self._store.put(
+            keys.oauth_client(client_id),
+            {
+                **metadata,
+                "secret_hash": keys.digest(secret) if secret else None,
+                "issued_at": issued,
+                "renewed_at": issued,
+            },
+            ttl=self._ttl,
+        )
+        response = {"client_id": client_id, "client_id_issued_at": issued, **metadata}
+        if secret:
+            response["client_secret"] = secret
+            response["client_secret_expires_at"] = 0
+        return response
+
+    def get(self, client_id: str | None) -> Client:
+        """The client, or :class:`InvalidClient`. A registration in use is renewed."""
+        if not client_id or len(client_id) > 2000:
+            raise InvalidClient("client_id is missing")
+        if self._cimd is not None and is_cimd_client_id(client_id, allow_http_loopback=self._dev):
+            return self._from_document(client_id)
+        item = self._store.get(keys.oauth_client(client_id))
+        if item is None:
+            raise InvalidClient("unknown or expired client_id; register again")
+        now = self._store.clock()
+        if now - int(item.get("renewed_at", 0)) > RENEW_AFTER:
+            self._store.update(
+                keys.oauth_client(client_id),
+                {"renewed_at": int(now), "expires_at": self._store.expiry(self._ttl)},
+            )
+        return Client(
+            client_id=client_id,
+            client_name=item.get("client_name") or "",
+            redirect_uris=tuple(item.get("redirect_uris") or ()),
+            auth_method=item["token_endpoint_auth_method"],
+            grant_types=tuple(item.get("grant_types") or ()),
+            scope=scopes.parse(item.get("scope")),
+            secret_hash=item.get("secret_hash"),
+            expires_at=int(item["expires_at"]),
+        )
+
+    def _from_document(self, client_id: str) -> Client:
+        from gistgate.oauth.cimd import CimdError
+
+        try:
+            doc = self._cimd.get(client_id)
+        except CimdError as exc:
+            raise InvalidClient(f"client metadata document rejected: {exc}") from None
+        if doc.token_endpoint_auth_method != PUBLIC:
+            raise InvalidClient(
+                "client metadata documents here must use token_endpoint_auth_method none"
+            )
+        return Client(
+            client_id=client_id,
+            client_name=doc.client_name,
+            redirect_uris=tuple(doc.redirect_uris),
+            auth_method=PUBLIC,
+            grant_types=("authorization_code", "refresh_token"),
+            scope=scopes.parse(doc.scope),
+            metadata_document=True,
+        )
+
+    def authenticate(self, form: Mapping[str, str], authorization: str | None) -> Client:
+        """The client making a token or revocation request (RFC 6749 §2.3)."""
+        basic = basic_credentials(authorization)
+        form_id, form_secret = form.get("client_id"), form.get("client_secret")
+        if basic and form_secret:
+            raise InvalidClient("use one client authentication method, not two")
+        client_id, secret = basic if basic else (form_id, form_secret)
+        if basic and form_id and form_id != client_id:
+            raise InvalidClient("client_id does not match the Basic credentials")
+        client = self.get(client_id)
+        if client.public:
+            if secret:
+                raise InvalidClient("this client is public and has no secret")
+            return client
+        if not secret or not client.secret_hash:
+            raise InvalidClient("client authentication is required")
+        if not hmac.compare_digest(keys.digest(secret), client.secret_hash):
+            raise InvalidClient("client authentication failed")
+        return client

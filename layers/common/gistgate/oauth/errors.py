@@ -1,0 +1,98 @@
+"""OAuth errors, one class per RFC 6749 / 7591 / 8707 error code.
+
+Each class carries its HTTP status and its registered ``error`` code, so the
+handler maps any of them to a response in one place. Messages are shown to
+clients: they name the parameter at fault and never echo a secret.
+"""
+
+from __future__ import annotations
+
+
+class OAuthError(Exception):
+    """Base: an error answered with ``{"error": code, "error_description": message}``."""
+
+    status = 400
+    error = "invalid_request"
+
+    def __init__(self, description: str, *, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    """Client authentication failed (RFC 6749 §5.2: 401 with a Basic challenge)."""
+
+    status = 401
+    error = "invalid_client"
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+
+
+class InvalidTarget(OAuthError):
+    """RFC 8707: the ``resource`` is not this server's MCP endpoint."""
+
+    error = "invalid_target"
+
+
+class AccessDenied(OAuthError):
+    status = 403
+    error = "access_denied"
+
+
+class InvalidRedirectUri(OAuthError):
+    """RFC 7591 §3.2.2."""
+
+    error = "invalid_redirect_uri"
+
+
+class InvalidClientMetadata(OAuthError):
+    """RFC 7591 §3.2.2."""
+
+    error = "invalid_client_metadata"
+
+
+class TooManyRequests(OAuthError):
+    """A rate limit; answered 429 with Retry-After."""
+
+    status = 429
+    error = "temporarily_unavailable"
+
+
+class ServerError(OAuthError):
+    """Our storage or KMS failed: retryable, and nothing was issued."""
+
+    status = 503
+    error = "temporarily_unavailable"
+
+
+class UpstreamLoginFailed(OAuthError):
+    """The upstream identity provider refused or failed the login."""
+
+    status = 502
+    error = "server_error"

@@ -1,0 +1,215 @@
+"""Authorization codes, refresh-token families and the access tokens they yield.
+
+- A code is stored as its hash, lives 5 minutes and is redeemed by one
+  conditional update. Redeeming it again revokes the family it started
+  (RFC 6749 §4.1.2: tokens issued from a replayed code are revoked).
+- A refresh token is ``<family id>.<secret>``; the family item keeps the hashes
+  of the current and the previous token. Each use rotates. The previous token
+  is honoured again only within a few seconds of its rotation (a client's
+  concurrent retry); any other reuse revokes the whole family.
+- Access tokens are RFC 9068 JWTs signed in KMS. They are not looked up on
+  use, so revoking a family stops refreshes at once and the access tokens
+  already issued within their TTL (1 hour by default).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any, NamedTuple
+
+from gistgate.oauth import pkce
+from gistgate.oauth.errors import InvalidGrant, InvalidScope, InvalidTarget
+from gistgate.oauth.store import Conflict, Store
+from gistgate.storage import keys
+
+CODE_TTL = 300
+GRACE_SECONDS = 10
+
+
+class Grant(NamedTuple):
+    """What a token says: who, through which client, for what."""
+
+    sub: str
+    client_id: str
+    scope: str
+    resource: str
+
+
+class Issued(NamedTuple):
+    access_token: str
+    expires_in: int
+    scope: str
+    refresh_token: str | None
+
+    def __repr__(self) -> str:
+        return f"Issued(scope={self.scope!r}, expires_in={self.expires_in}, tokens=***)"
+
+    def body(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        }
+        if self.refresh_token:
+            answer["refresh_token"] = self.refresh_token
+        return answer
+
+
+class Grants:
+    """Issue and redeem codes and tokens."""
+
+    def __init__(self, store: Store, signer: Any, *, access_ttl: int, refresh_ttl: int) -> None:
+        self._store = store
+        self._signer = signer
+        self._access_ttl = access_ttl
+        self._refresh_ttl = refresh_ttl
+
+    # -- codes ---------------------------------------------------------------
+
+    def new_code(self, grant: Grant, redirect_uri: str, challenge: str) -> str:
+        code = secrets.token_urlsafe(32)
+        self._store.put(
+            keys.auth_code(code),
+            {**grant._asdict(), "redirect_uri": redirect_uri, "challenge": challenge},
+            ttl=CODE_TTL,
+        )
+        return code
+
+    def redeem_code(
+        self,
+        code: str,
+        client_id: str,
+        redirect_uri: str | None,
+        verifier: str,
+        resource: str | None,
+        issuer: str,
+        with_refresh: bool,
+    ) -> Issued:
+        key = keys.auth_code(code)
+        item = self._store.get(key)
+        if item is None:
+            raise InvalidGrant("the authorization code is invalid or expired")
+        if item.get("used_at") is not None:
+            self._revoke(item.get("family"))
+            raise InvalidGrant("the authorization code was already used; its tokens are revoked")
+        if item["client_id"] != client_id:
+            raise InvalidGrant("the authorization code was issued to another client")
+        if redirect_uri != item["redirect_uri"]:
+            raise InvalidGrant("redirect_uri does not match the authorization request")
+        if not pkce.verify(verifier or "", item["challenge"]):
+            raise InvalidGrant("code_verifier does not match the code_challenge")
+        if resource is not None and resource != item["resource"]:
+            raise InvalidTarget("resource does not match the authorization request")
+        family = uuid.uuid4().hex
+        try:
+            self._store.update(
+                key,
+                {"used_at": int(self._store.clock()), "family": family},
+                condition="attribute_exists(pk) AND attribute_not_exists(used_at)",
+            )
+        except Conflict as lost:
+            self._revoke((lost.item or {}).get("family"))
+            raise InvalidGrant(
+                "the authorization code was already used; its tokens are revoked"
+            ) from None
+        grant = Grant(item["sub"], item["client_id"], item["scope"], item["resource"])
+        refresh = self._start_family(family, grant) if with_refresh else None
+        return self._issue(grant, issuer, refresh)
+
+    # -- refresh tokens --------------------------------------------------------
+
+    def _start_family(self, family: str, grant: Grant) -> str:
+        token = f"{family}.{secrets.token_urlsafe(32)}"
+        self._store.put(
+            keys.refresh_family(family),
+            {**grant._asdict(), "cur_hash": keys.digest(token), "revoked": False},
+            ttl=self._refresh_ttl,
+        )
+        return token
+
+    def refresh(
+        self,
+        token: str,
+        client_id: str,
+        scope: tuple[str, ...] | None,
+        resource: str | None,
+        issuer: str,
+    ) -> Issued:
+        family, _, _ = token.partition(".")
+        if not family or len(token) > 200:
+            raise InvalidGrant("the refresh token is invalid")
+        key = keys.refresh_family(family)
+        item = self._store.get(key)
+        if item is None or item.get("revoked"):
+            raise InvalidGrant("the refresh token is invalid, expired or revoked")
+        if item["client_id"] != client_id:
+            raise InvalidGrant("the refresh token was issued to another client")
+        grant = Grant(item["sub"], item["client_id"], item["scope"], item["resource"])
+        if resource is not None and resource != grant.resource:
+            raise InvalidTarget("resource does not match the refresh token's resource")
+        presented = keys.digest(token)
+        now = int(self._store.clock())
+        fresh = f"{family}.{secrets.token_urlsafe(32)}"
+        if presented == item.get("cur_hash"):
+            condition, bound = "cur_hash = :seen AND revoked = :no", presented
+            changes = {"cur_hash": keys.digest(fresh), "prev_hash": presented, "rotated_at": now}
+        elif presented == item.get("prev_hash") and now - int(item["rotated_at"]) <= GRACE_SECONDS:
+            condition, bound = "prev_hash = :seen AND revoked = :no", presented
+            changes = {"cur_hash": keys.digest(fresh)}
+        else:
+            self._revoke(family)
+            raise InvalidGrant("the refresh token was already used; the grant is revoked")
+        if scope:
+            wider = [s for s in scope if s not in grant.scope.split()]
+            if wider:
+                raise InvalidScope(f"scope {' '.join(wider)} was not granted")
+            grant = grant._replace(scope=" ".join(scope))
+        try:
+            self._store.update(
+                key, changes, condition=condition, values={":seen": bound, ":no": False}
+            )
+        except Conflict:
+            self._revoke(family)
+            raise InvalidGrant("the refresh token was already used; the grant is revoked") from None
+        return self._issue(grant, issuer, fresh)
+
+    def revoke_refresh(self, token: str, client_id: str) -> None:
+        """RFC 7009 for a refresh token: the family ends (unknown tokens are ignored)."""
+        family, _, _ = token.partition(".")
+        if not family or len(token) > 200:
+            return
+        item = self._store.get(keys.refresh_family(family))
+        if item is None or item["client_id"] != client_id:
+            return
+        if keys.digest(token) in (item.get("cur_hash"), item.get("prev_hash")):
+            self._revoke(family)
+
+    def _revoke(self, family: str | None) -> None:
+        if not family:
+            return
+        try:
+            self._store.update(keys.refresh_family(family), {"revoked": True})
+        except Conflict:
+            return
+
+    # -- access tokens -----------------------------------------------------------
+
+    def client_token(self, grant: Grant, issuer: str) -> Issued:
+        """client_credentials: an access token, no refresh token."""
+        return self._issue(grant, issuer, None)
+
+    def _issue(self, grant: Grant, issuer: str, refresh: str | None) -> Issued:
+        now = int(self._store.clock())
+        claims = {
+            "iss": issuer,
+            "aud": grant.resource,
+            "sub": grant.sub,
+            "client_id": grant.client_id,
+            "scope": grant.scope,
+            "jti": uuid.uuid4().hex,
+            "iat": now,
+            "exp": now + self._access_ttl,
+        }
+        return Issued(self._signer.sign(claims), self._access_ttl, grant.scope, refresh)

@@ -1,0 +1,49 @@
+"""RFC 8414 authorization-server metadata for the builtin facade.
+
+The issuer is the deployment's base URL (with the stage path on the default
+execute-api URL), so every endpoint is derived from it. The same document is
+served at ``/.well-known/oauth-authorization-server`` and at
+``/.well-known/openid-configuration``: on a stage-path issuer the latter is
+the only discovery URL a client can reach (RFC 8414's path-inserted form
+would sit at the host root, which API Gateway's default domain cannot serve).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gistgate.config import Settings
+from gistgate.oauth import scopes
+from gistgate.tokens.trust import BUILTIN_JWKS_PATH
+
+
+def authorization_server_metadata(settings: Settings, issuer: str) -> dict[str, Any]:
+    """Every field the MCP authorization spec expects of an authorization server."""
+    document: dict[str, Any] = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oauth/authorize",
+        "token_endpoint": f"{issuer}/oauth/token",
+        "registration_endpoint": f"{issuer}/oauth/register",
+        "revocation_endpoint": f"{issuer}/oauth/revoke",
+        "jwks_uri": issuer + BUILTIN_JWKS_PATH,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": [
+            "none",
+            "client_secret_post",
+            "client_secret_basic",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "none",
+            "client_secret_post",
+            "client_secret_basic",
+        ],
+        "scopes_supported": list(scopes.supported(settings)),
+        "authorization_response_iss_parameter_supported": True,
+        "service_documentation": settings.resource_documentation,
+    }
+    if settings.cimd_enabled:
+        document["client_id_metadata_document_supported"] = True
+    return {k: v for k, v in document.items() if v is not None}

@@ -1,0 +1,220 @@
+"""The authorization server's JSON endpoints (register, token, revoke), and the
+composition of everything the OAuth function needs, built once per cold start.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from gistgate.config import Settings
+from gistgate.oauth import scopes
+from gistgate.oauth.browser import BrowserFlow
+from gistgate.oauth.clients import ClientRegistry, validate_registration
+from gistgate.oauth.errors import (
+    InvalidClient,
+    InvalidRequest,
+    ServerError,
+    TooManyRequests,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
+from gistgate.oauth.grants import Grant, Grants, Issued
+from gistgate.oauth.store import Store
+from gistgate.urls import resource_url
+
+MAX_FORM_FIELD = 4096
+
+
+def _field(form: Mapping[str, str], name: str, *, required: bool = False) -> str | None:
+    value = form.get(name)
+    if value is not None and len(value) > MAX_FORM_FIELD:
+        raise InvalidRequest(f"{name} is too long")
+    if required and not value:
+        raise InvalidRequest(f"{name} is required")
+    return value
+
+
+class AuthorizationServer:
+    """One per process; every dependency is created on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.table_name)
+
+    # -- composition ------------------------------------------------------------
+
+    @cached_property
+    def signer(self) -> Any:
+        from gistgate.oauth.signing import KmsSigner
+
+        if not self.settings.signing_key_ids:
+            raise ServerError("the authorization server needs GISTGATE_SIGNING_KEY_ID")
+        return KmsSigner(self.settings.signing_key_ids)
+
+    @cached_property
+    def clients(self) -> ClientRegistry:
+        cimd = None
+        if self.settings.cimd_enabled:
+            from gistgate.oauth.cimd import CimdFetcher
+
+            cimd = CimdFetcher(allow_private=self.settings.dev_mode)
+        return ClientRegistry(
+            self.store, self.settings.client_registration_ttl_days, cimd, dev=self.settings.dev_mode
+        )
+
+    @cached_property
+    def grants(self) -> Grants:
+        return Grants(
+            self.store,
+            self.signer,
+            access_ttl=self.settings.access_token_ttl,
+            refresh_ttl=self.settings.refresh_token_ttl,
+        )
+
+    @cached_property
+    def browser(self) -> BrowserFlow:
+        from gistgate.vault import TokenVault
+
+        vault = TokenVault(self.settings.table_name, self.settings.kms_key_id)
+        return BrowserFlow(
+            self.settings, self.store, self.clients, self.grants, self._login, vault, self._github
+        )
+
+    def _github(self) -> Any:
+        from gistgate.oauth.upstream import GitHubLogin
+        from gistgate.secrets import configured_secret
+
+        secret = configured_secret(
+            self.settings.github_oauth_client_secret,
+            self.settings.github_oauth_secret_arn,
+            "client_secret",
+        )
+        if not secret:
+            raise ServerError("GitHub login needs GITHUB_OAUTH_SECRET_ARN")
+        return GitHubLogin(self.settings, secret)
+
+    def _login(self) -> Any:
+        if self.settings.upstream_idp == "github":
+            return self._github()
+        from gistgate.oauth.upstream import OidcLogin
+        from gistgate.secrets import configured_secret
+
+        secret = configured_secret(
+            self.settings.upstream_oidc_client_secret,
+            self.settings.upstream_oidc_secret_arn,
+            "client_secret",
+        )
+        return OidcLogin(self.settings, secret, self._discovery)
+
+    @cached_property
+    def _discovery(self) -> Any:
+        from gistgate.discovery import Discovery
+
+        return Discovery()
+
+    @cached_property
+    def _registration_limit(self) -> Any:
+        from gistgate.ratelimit import RateLimiter
+
+        return RateLimiter(self.settings.table_name, self.settings.registration_rate_per_minute)
+
+    # -- POST /oauth/register (RFC 7591) -------------------------------------------------
+
+    def _privileged(self, authorization: str | None) -> bool:
+        """Does the request carry the operator's initial access token?"""
+        if not authorization or authorization[:7].lower() != "bearer ":
+            return False
+        from gistgate.secrets import configured_secret
+
+        expected = configured_secret(
+            self.settings.initial_access_token,
+            self.settings.initial_access_token_arn,
+            "token",
+        )
+        return bool(expected) and hmac.compare_digest(
+            authorization[7:].strip().encode(), str(expected).encode()
+        )
+
+    def register(self, body: Any, source_ip: str, authorization: str | None) -> dict[str, Any]:
+        from gistgate.ratelimit import RateLimited, RateLimiterUnavailable
+
+        try:
+            self._registration_limit.acquire(f"register:{source_ip}")
+        except RateLimited as exc:
+            raise TooManyRequests(
+                "too many registrations from this address", retry_after=exc.retry_after
+            ) from None
+        except RateLimiterUnavailable:
+            raise ServerError("storage is not answering; try again") from None
+        metadata = validate_registration(
+            body,
+            supported_scopes=scopes.supported(self.settings),
+            default_scopes=self.settings.basic_scopes,
+            privileged=self._privileged(authorization),
+            admin_scope=self.settings.scope_admin,
+        )
+        return self.clients.register(metadata)
+
+    # -- POST /oauth/token -------------------------------------------------------------
+
+    def token(self, form: Mapping[str, str], authorization: str | None, base: str) -> Issued:
+        grant_type = _field(form, "grant_type", required=True)
+        if grant_type not in ("authorization_code", "refresh_token", "client_credentials"):
+            raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported")
+        client = self.clients.authenticate(form, authorization)
+        if grant_type not in client.grant_types:
+            raise UnauthorizedClient(f"this client is not registered for {grant_type}")
+        resource = _field(form, "resource")
+        if resource is not None and resource != resource_url(base):
+            from gistgate.oauth.errors import InvalidTarget
+
+            raise InvalidTarget(f"resource must be {resource_url(base)}")
+        if grant_type == "authorization_code":
+            return self.grants.redeem_code(
+                _field(form, "code", required=True) or "",
+                client.client_id,
+                _field(form, "redirect_uri"),
+                _field(form, "code_verifier", required=True) or "",
+                resource,
+                base,
+                with_refresh="refresh_token" in client.grant_types,
+            )
+        requested = scopes.parse(_field(form, "scope"))
+        if grant_type == "refresh_token":
+            return self.grants.refresh(
+                _field(form, "refresh_token", required=True) or "",
+                client.client_id,
+                requested or None,
+                resource,
+                base,
+            )
+        if client.public:
+            raise InvalidClient("client_credentials needs a confidential client")
+        granted = scopes.within(requested or client.scope, client.scope)
+        sub = f"client|{client.client_id}"
+        if self.settings.scope_admin in granted and sub not in self.settings.admin_subjects:
+            granted = tuple(s for s in granted if s != self.settings.scope_admin)
+        grant = Grant(sub, client.client_id, scopes.join(granted), resource_url(base))
+        return self.grants.client_token(grant, base)
+
+    # -- POST /oauth/revoke (RFC 7009) ---------------------------------------------------
+
+    def revoke(self, form: Mapping[str, str], authorization: str | None) -> None:
+        """Refresh tokens end their family; access tokens expire on their own (documented)."""
+        token = _field(form, "token", required=True) or ""
+        client = self.clients.authenticate(form, authorization)
+        if form.get("token_type_hint") != "access_token":
+            self.grants.revoke_refresh(token, client.client_id)
+
+    # -- documents ------------------------------------------------------------------------
+
+    def metadata(self, base: str) -> dict[str, Any]:
+        from gistgate.oauth.metadata import authorization_server_metadata
+
+        return authorization_server_metadata(self.settings, base)
+
+    def jwks(self) -> dict[str, Any]:
+        return self.signer.public_jwks()

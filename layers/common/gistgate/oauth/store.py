@@ -1,0 +1,125 @@
+"""The authorization server's items in the single table, as plain dicts.
+
+Every item carries ``expires_at`` (epoch seconds, the table's TTL attribute).
+DynamoDB deletes expired items only eventually (moto never does), so every read
+here treats an expired item as absent. Single-use items are taken with one
+conditional write, so two concurrent requests can never both succeed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gistgate.oauth.errors import ServerError
+from gistgate.storage.aws import AwsCallFailed, call
+from gistgate.storage.keys import EXPIRES_AT
+
+Key = dict[str, str]
+
+
+class Conflict(Exception):
+    """A conditional write lost: the item was absent, taken or changed."""
+
+    def __init__(self, item: dict[str, Any] | None = None) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
+def _serializers() -> tuple[Any, Any]:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+class Store:
+    """Typed-free access to the table: the modules above it own the item shapes."""
+
+    def __init__(self, table_name: str | None, clock: Callable[[], float] = time.time) -> None:
+        self._table = table_name
+        self.clock = clock
+        self._ser, self._de = _serializers()
+
+    def _call(self, operation: str, **params: Any) -> Any:
+        if not self._table:
+            raise ServerError("the authorization server needs TABLE_NAME")
+        try:
+            return call("dynamodb", operation, TableName=self._table, **params)
+        except AwsCallFailed as exc:
+            if exc.code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                old = exc.response.get("Item")
+                raise Conflict(self._decode(old) if old else None) from None
+            raise ServerError("storage is not answering; try again") from None
+
+    def _encode(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._ser.serialize(v) for k, v in values.items() if v is not None}
+
+    def _decode(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._de.deserialize(v) for k, v in item.items()}
+
+    def _live(self, item: dict[str, Any] | None) -> dict[str, Any] | None:
+        if item is None:
+            return None
+        decoded = self._decode(item)
+        expires = decoded.get(EXPIRES_AT)
+        if expires is not None and int(expires) <= self.clock():
+            return None
+        return decoded
+
+    def expiry(self, seconds: float) -> int:
+        return int(self.clock() + seconds)
+
+    def put(self, key: Key, values: dict[str, Any], *, ttl: float, new: bool = True) -> None:
+        """Write an item living ``ttl`` seconds; ``new`` refuses to overwrite a live one."""
+        item = self._encode({**values, **key, EXPIRES_AT: self.expiry(ttl)})
+        params: dict[str, Any] = {"Item": item}
+        if new:
+            params["ConditionExpression"] = "attribute_not_exists(pk) OR expires_at <= :now"
+            params["ExpressionAttributeValues"] = {":now": {"N": str(int(self.clock()))}}
+        self._call("put_item", **params)
+
+    def get(self, key: Key) -> dict[str, Any] | None:
+        """The live item, or None."""
+        found = self._call("get_item", Key=self._encode(key), ConsistentRead=True)
+        return self._live(found.get("Item"))
+
+    def take(self, key: Key) -> dict[str, Any] | None:
+        """Delete and return the live item; None if absent, expired or taken already."""
+        try:
+            old = self._call(
+                "delete_item",
+                Key=self._encode(key),
+                ConditionExpression="attribute_exists(pk)",
+                ReturnValues="ALL_OLD",
+            )
+        except Conflict:
+            return None
+        return self._live(old.get("Attributes"))
+
+    def update(
+        self,
+        key: Key,
+        changes: dict[str, Any],
+        *,
+        condition: str = "attribute_exists(pk)",
+        values: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """SET ``changes`` if ``condition`` holds (else :class:`Conflict` with the item)."""
+        names = {f"#{i}": name for i, name in enumerate(changes)}
+        bound = {f":{i}": value for i, value in enumerate(changes.values())}
+        expression = "SET " + ", ".join(f"#{i} = :{i}" for i in range(len(changes)))
+        result = self._call(
+            "update_item",
+            Key=self._encode(key),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=self._encode({**bound, **(values or {})}),
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return self._decode(result["Attributes"])
+
+    def delete(self, key: Key) -> None:
+        self._call("delete_item", Key=self._encode(key))

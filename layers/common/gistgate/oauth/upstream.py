@@ -1,0 +1,199 @@
+"""The upstream identity provider the facade sends users to: GitHub or any OIDC IdP.
+
+We are a confidential client there, with our own state and our own PKCE. The
+user is identified by what the IdP vouches for: GitHub's numeric user id
+(``github|<id>``, stable across login renames) or the OIDC userinfo ``sub``,
+fetched over TLS from the discovered endpoint with the token just issued to us.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, NamedTuple, Protocol
+from urllib.parse import urlencode
+
+from gistgate.config import Settings
+from gistgate.oauth.errors import ServerError, UpstreamLoginFailed
+from gistgate.vault import GitHubGrant
+
+GITHUB_SCOPES = "gist read:user"
+OIDC_SCOPES = "openid profile email"
+TIMEOUT = 8.0
+
+
+class UpstreamIdentity(NamedTuple):
+    """Who logged in, and (GitHub) their token for the vault."""
+
+    sub: str
+    name: str
+    github: GitHubGrant | None = None
+
+    def __repr__(self) -> str:
+        return f"UpstreamIdentity(sub={self.sub!r}, name={self.name!r})"
+
+
+class Upstream(Protocol):
+    def authorize_url(self, state: str, challenge: str, redirect_uri: str) -> str: ...
+
+    def identify(self, code: str, verifier: str, redirect_uri: str) -> UpstreamIdentity: ...
+
+
+def _http() -> Any:
+    import httpx
+
+    from gistgate.fetch import USER_AGENT, bounded_transport
+
+    return httpx.Client(
+        transport=bounded_transport(),
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        follow_redirects=False,
+    )
+
+
+def _post_form(url: str, form: dict[str, str], auth: tuple[str, str] | None = None) -> Any:
+    """POST a form and decode the JSON answer (any status), bounded in time."""
+    import httpx
+
+    from gistgate.fetch import within
+
+    try:
+        with within(TIMEOUT), _http() as http:
+            response = http.post(url, data=form, auth=auth, timeout=TIMEOUT)
+            return response.status_code, response.json()
+    except (httpx.HTTPError, ValueError):
+        raise UpstreamLoginFailed("the identity provider's token endpoint did not answer") from None
+
+
+def _get_json(url: str, token: str) -> Any:
+    import httpx
+
+    from gistgate.fetch import within
+
+    try:
+        with within(TIMEOUT), _http() as http:
+            response = http.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
+    except httpx.HTTPError:
+        raise UpstreamLoginFailed("the identity provider did not answer") from None
+    if response.status_code != 200:
+        raise UpstreamLoginFailed(f"the identity provider answered {response.status_code}")
+    try:
+        return response.json()
+    except ValueError:
+        raise UpstreamLoginFailed("the identity provider's answer is not JSON") from None
+
+
+def _token_error(body: Any) -> UpstreamLoginFailed:
+    code = body.get("error") if isinstance(body, dict) else None
+    return UpstreamLoginFailed(f"the identity provider refused the code ({code or 'no token'})")
+
+
+class GitHubLogin:
+    """GitHub's web application flow (OAuth App or GitHub App user tokens)."""
+
+    def __init__(self, settings: Settings, client_secret: str) -> None:
+        if not settings.github_oauth_client_id:
+            raise ServerError("GitHub login needs GITHUB_OAUTH_CLIENT_ID")
+        self._client_id = settings.github_oauth_client_id
+        self._secret = client_secret
+        self._web = settings.github_web_url
+        self._api = settings.github_api_url
+
+    def authorize_url(self, state: str, challenge: str, redirect_uri: str) -> str:
+        query = {
+            "client_id": self._client_id,
+            "redirect_uri": redirect_uri,
+            "scope": GITHUB_SCOPES,
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "allow_signup": "true",
+        }
+        return f"{self._web}/login/oauth/authorize?{urlencode(query)}"
+
+    def identify(self, code: str, verifier: str, redirect_uri: str) -> UpstreamIdentity:
+        status, body = _post_form(
+            f"{self._web}/login/oauth/access_token",
+            {
+                "client_id": self._client_id,
+                "client_secret": self._secret,
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": verifier,
+            },
+        )
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if status != 200 or not isinstance(token, str):
+            raise _token_error(body)
+        user = _get_json(f"{self._api}/user", token)
+        if not isinstance(user, dict) or not isinstance(user.get("id"), int):
+            raise UpstreamLoginFailed("GitHub's /user answer has no numeric id")
+        login = str(user.get("login") or user["id"])
+        expires_in = body.get("expires_in")
+        grant = GitHubGrant(
+            access_token=token,
+            login=login,
+            github_id=user["id"],
+            scopes=str(body.get("scope") or ""),
+            refresh_token=body.get("refresh_token"),
+            expires_at=int(time.time() + expires_in) if isinstance(expires_in, int) else None,
+        )
+        return UpstreamIdentity(f"github|{user['id']}", login, grant)
+
+
+class OidcLogin:
+    """Any OpenID Connect provider, found by discovery (Cognito, Auth0, Okta, Entra, Keycloak)."""
+
+    def __init__(self, settings: Settings, client_secret: str | None, discovery: Any) -> None:
+        if not (settings.upstream_oidc_issuer and settings.upstream_oidc_client_id):
+            raise ServerError("OIDC login needs UPSTREAM_OIDC_ISSUER and UPSTREAM_OIDC_CLIENT_ID")
+        self._issuer = settings.upstream_oidc_issuer
+        self._client_id = settings.upstream_oidc_client_id
+        self._secret = client_secret
+        self._discovery = discovery
+
+    def _endpoint(self, name: str) -> str:
+        from gistgate.fetch import FetchError
+        from gistgate.netguard import UnsafeUrlError, check_outbound_url
+
+        try:
+            value = self._discovery.metadata(self._issuer).get(name)
+        except FetchError:
+            raise UpstreamLoginFailed("the identity provider's metadata is unavailable") from None
+        if not isinstance(value, str):
+            raise UpstreamLoginFailed(f"the identity provider's metadata has no {name}")
+        try:
+            return check_outbound_url(value)
+        except UnsafeUrlError:
+            raise UpstreamLoginFailed(f"the identity provider's {name} is not https") from None
+
+    def authorize_url(self, state: str, challenge: str, redirect_uri: str) -> str:
+        query = {
+            "response_type": "code",
+            "client_id": self._client_id,
+            "redirect_uri": redirect_uri,
+            "scope": OIDC_SCOPES,
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        return f"{self._endpoint('authorization_endpoint')}?{urlencode(query)}"
+
+    def identify(self, code: str, verifier: str, redirect_uri: str) -> UpstreamIdentity:
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+            "client_id": self._client_id,
+        }
+        auth = (self._client_id, self._secret) if self._secret else None
+        status, body = _post_form(self._endpoint("token_endpoint"), form, auth)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if status != 200 or not isinstance(token, str):
+            raise _token_error(body)
+        info = _get_json(self._endpoint("userinfo_endpoint"), token)
+        sub = info.get("sub") if isinstance(info, dict) else None
+        if not isinstance(sub, str) or not sub:
+            raise UpstreamLoginFailed("the identity provider's userinfo has no sub")
+        name = info.get("preferred_username") or info.get("email") or info.get("name") or sub
+        return UpstreamIdentity(sub, str(name))
