@@ -5,7 +5,6 @@ whoami (github|<id>, delegated) → refresh."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import anyio
@@ -33,7 +32,9 @@ def _provider(stack, browser: Browser, storage: MemoryTokens) -> OAuthClientProv
 
     async def callback_handler() -> AuthorizationCodeResult:
         query = answers.pop()
-        return AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
+        return AuthorizationCodeResult(
+            code=query["code"], state=query.get("state"), iss=query.get("iss")
+        )
 
     return OAuthClientProvider(
         server_url=stack.mcp_url,
@@ -69,8 +70,9 @@ def test_sdk_client_connects_with_no_manual_token(oauth_stack):
     with stack.http() as http:
         challenge = http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
     assert challenge.status_code == 401
-    assert f'resource_metadata="{stack.base}/.well-known/oauth-protected-resource/mcp"' in (
-        challenge.headers["www-authenticate"]
+    assert (
+        f'resource_metadata="{stack.base}/.well-known/oauth-protected-resource/mcp"'
+        in (challenge.headers["www-authenticate"])
     )
 
     browser, storage = Browser(), MemoryTokens()
@@ -85,9 +87,11 @@ def test_sdk_client_connects_with_no_manual_token(oauth_stack):
     assert who["client_id"] == storage.client.client_id
 
     # The flow went through discovery, DCR, our authorize, GitHub and the consent page.
-    assert storage.client is not None and storage.client.client_id
+    assert storage.client is not None
+    assert storage.client.client_id
     assert any("/login/oauth/authorize" in url for url in browser.visited)
-    assert len(browser.pages) == 1 and "SDK test client" in browser.pages[0]
+    assert len(browser.pages) == 1
+    assert "SDK test client" in browser.pages[0]
     # The GitHub token from the login is in the vault, not the MCP token.
     assert storage.tokens.access_token.count(".") == 2
     assert ALICE_GITHUB_TOKEN not in storage.tokens.access_token

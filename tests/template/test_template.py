@@ -21,6 +21,7 @@ WELL_KNOWN_PATHS = {
     "/.well-known/oauth-protected-resource/mcp",
     "/.well-known/oauth-authorization-server",
     "/.well-known/openid-configuration",
+    "/.well-known/jwks.json",
 }
 # Names that must never reach the authorizer's cold start.
 HEAVY_PACKAGES = {"boto3", "botocore", "mcp", "fastapi", "starlette", "mangum"}

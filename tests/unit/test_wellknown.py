@@ -191,7 +191,7 @@ def test_errors_carry_cors_too(builtin, jwt_mode, idp):
     idp.server.expect_request(OIDC_METADATA).respond_with_data("down", status=500)
 
     for response in (
-        builtin(AS_METADATA, headers={"Origin": ORIGIN}),
+        jwt_mode("/.well-known/jwks.json", headers={"Origin": ORIGIN}),
         jwt_mode(AS_METADATA, headers={"Origin": ORIGIN}),
     ):
         assert response["statusCode"] in (404, 502)
@@ -231,13 +231,40 @@ def test_request_without_a_host_is_a_400(builtin):
 
 
 @pytest.mark.parametrize("path", [AS_METADATA, OIDC_METADATA])
-def test_authorization_server_metadata_is_not_served_in_builtin_mode(builtin, path):
+def test_builtin_mode_serves_our_own_authorization_server_metadata(builtin, path):
+    """RFC 8414 with every field the MCP spec lists; the issuer is the stage base URL."""
     response = builtin(path)
 
-    assert response["statusCode"] == 404
+    assert response["statusCode"] == 200
     document = body(response)
-    assert document["error"] == "not_found"
-    assert document["error_description"]
+    assert document["issuer"] == BASE_URL
+    assert document["authorization_endpoint"] == f"{BASE_URL}/oauth/authorize"
+    assert document["token_endpoint"] == f"{BASE_URL}/oauth/token"
+    assert document["registration_endpoint"] == f"{BASE_URL}/oauth/register"
+    assert document["revocation_endpoint"] == f"{BASE_URL}/oauth/revoke"
+    assert document["jwks_uri"] == f"{BASE_URL}/.well-known/jwks.json"
+    assert document["response_types_supported"] == ["code"]
+    assert set(document["grant_types_supported"]) == {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    }
+    assert document["code_challenge_methods_supported"] == ["S256"]
+    assert set(document["token_endpoint_auth_methods_supported"]) == {
+        "none",
+        "client_secret_post",
+        "client_secret_basic",
+    }
+    assert document["scopes_supported"] == ["read:gists", "write:gists", "admin:server"]
+    assert document["client_id_metadata_document_supported"] is True
+    assert document["authorization_response_iss_parameter_supported"] is True
+
+
+def test_jwks_is_not_served_for_an_external_issuer(jwt_mode):
+    response = jwt_mode("/.well-known/jwks.json")
+
+    assert response["statusCode"] == 404
+    assert body(response)["error"] == "not_found"
     assert headers(response)["cache-control"] == "no-store"
 
 

@@ -231,7 +231,9 @@ def test_no_token_appears_in_any_log_line(make_stack, log_output):
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        stack = make_stack(GITHUB_OAUTH_CLIENT_ID="Iv1.abc", GITHUB_OAUTH_CLIENT_SECRET="app-secret-value")
+        stack = make_stack(
+            GITHUB_OAUTH_CLIENT_ID="Iv1.abc", GITHUB_OAUTH_CLIENT_SECRET="app-secret-value"
+        )
         stack.github.apps["Iv1.abc"] = "app-secret-value"
         alice, bob = stack.caller("user-alice"), stack.caller("user-bob")
         made = bob.ok("create_gist", {"files": {"a": "secret content"}})

@@ -85,7 +85,11 @@ def read_api(
         config = auth["Authorizers"][default]
         authorizer = config["FunctionArn"]["Fn::GetAtt"][0]
         identity = tuple(config.get("Identity", {}).get("Headers") or ("Authorization",))
-        ttl = int(_parameter(template, config.get("Identity", {}).get("ReauthorizeEvery", 300), parameters))
+        ttl = int(
+            _parameter(
+                template, config.get("Identity", {}).get("ReauthorizeEvery", 300), parameters
+            )
+        )
     routes: list[Route] = []
     code: dict[str, Path] = {}
     for name, resource in resources.items():
@@ -99,7 +103,9 @@ def read_api(
                 continue
             ev = event["Properties"]
             open_route = (ev.get("Auth") or {}).get("Authorizer") == "NONE"
-            routes.append(Route(ev["Method"].upper(), ev["Path"], name, bool(default) and not open_route))
+            routes.append(
+                Route(ev["Method"].upper(), ev["Path"], name, bool(default) and not open_route)
+            )
     return ApiSpec(tuple(routes), code, authorizer, identity or ("Authorization",), ttl)
 
 
@@ -109,7 +115,9 @@ class LambdaContext:
     def __init__(self, function: str) -> None:
         self.function_name = f"gistgate-{function}"
         self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+        )
         self.memory_limit_in_mb = 512
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{self.function_name}"
@@ -285,12 +293,18 @@ class LocalGateway:
         }
         try:
             result = self.instances[route.function].invoke(event)
-        except Exception:  # noqa: BLE001 - a Lambda error is a 502, as on API Gateway
-            return Answer(502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}')
+        except Exception:
+            return Answer(
+                502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
+            )
         return self._proxy_answer(result)
 
     def _missing_token(self) -> Answer:
-        return Answer(403, [("Content-Type", "application/json")], b'{"message":"Missing Authentication Token"}')
+        return Answer(
+            403,
+            [("Content-Type", "application/json")],
+            b'{"message":"Missing Authentication Token"}',
+        )
 
     def _preflight(self) -> Answer:
         return Answer(
@@ -348,7 +362,7 @@ class LocalGateway:
             self.authorizer_calls += 1
             try:
                 policy = self.instances[self.spec.authorizer].invoke(event)
-            except Exception as exc:  # noqa: BLE001 - API Gateway's reading of authorizer errors
+            except Exception as exc:
                 if str(exc) == "Unauthorized":
                     return _gateway_answer(challenges["UNAUTHORIZED"])
                 return _gateway_answer(challenges["AUTHORIZER_FAILURE"])
@@ -366,7 +380,9 @@ class LocalGateway:
     @staticmethod
     def _proxy_answer(result: Any) -> Answer:
         if not isinstance(result, dict) or "statusCode" not in result:
-            return Answer(502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}')
+            return Answer(
+                502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
+            )
         out: list[tuple[str, str]] = []
         multi = result.get("multiValueHeaders") or {}
         for name, values in multi.items():
@@ -397,7 +413,11 @@ class GatewayServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 answer = outer.gateway.handle(
-                    self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+                    self.command,
+                    self.path,
+                    list(self.headers.items()),
+                    body,
+                    self.client_address[0],
                 )
                 self.send_response(answer.status)
                 for name, value in answer.headers:
@@ -409,12 +429,14 @@ class GatewayServer:
 
             do_GET = do_POST = do_DELETE = do_PUT = do_OPTIONS = _serve  # noqa: N815
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def origin(self) -> str:

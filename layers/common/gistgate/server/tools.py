@@ -213,7 +213,8 @@ def build_server(services: Services) -> MCPServer:
             if not (settings.github_oauth_client_id and settings.table_name):
                 raise NotConfigured(
                     "Not configured: this deployment has no GitHub OAuth app for linking "
-                    "accounts (GITHUB_OAUTH_CLIENT_ID), so connect_github is unavailable; gist calls "
+                    "accounts (GITHUB_OAUTH_CLIENT_ID), so connect_github is unavailable; "
+                    "gist calls "
                     f"use the {services.credentials.mode} credential."
                 )
             base = scope[SCOPE_BASE_URL]
@@ -269,7 +270,9 @@ def _disconnect(services: Services, identity: Identity) -> dict[str, Any]:
     secret = _client_secret(settings)
     if settings.github_oauth_client_id and secret:
         try:
-            services.github.revoke_grant(settings.github_oauth_client_id, secret, grant.access_token)
+            services.github.revoke_grant(
+                settings.github_oauth_client_id, secret, grant.access_token
+            )
             revoked = True
         except GitHubError as exc:
             if exc.status in (404, 422):
