@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import authorizer
+from bench import authorizer, oauth
 from bench import mcp_function as mcp
 from bench.util import ROOT
 
@@ -128,6 +128,7 @@ def main() -> None:
         )
 
     mcp_benchmarks(results)
+    oauth_benchmarks(results)
 
     out = ROOT / ".bench" / "results.json"
     out.parent.mkdir(exist_ok=True)
@@ -177,6 +178,24 @@ def mcp_benchmarks(results: dict[str, object]) -> None:
         print(f"  {name:<24} {value:.2f} MB")
     print(f"  .pyc files shipped: {size['pyc_files']} (SnapStart: none needed in McpDepsLayer)")
     print(check("MCP artifact zipped", size["total_mb"], BUDGETS["mcp_artifact_mb"], "MB"))
+
+
+def oauth_benchmarks(results: dict[str, object]) -> None:
+    """Issue #4: the token endpoint and the KMS signature."""
+    print(
+        f"== OAuth: POST /oauth/token through the handler ({oauth.N_CALLS} calls each; "
+        "moto in-process for DynamoDB and KMS)"
+    )
+    stats = oauth.token_endpoint()
+    results["oauth"] = stats
+    for name in ("authorization_code", "refresh_token"):
+        row = stats[name]
+        print(f"  {name:<20} p50 {row['p50'] / 1000:>7.2f} ms  p99 {row['p99'] / 1000:>7.2f} ms")
+    kms, local = stats["kms_sign"], stats["local_sign"]
+    print(
+        f"  one KMS Sign (moto: indicative only)  p50 {kms['p50'] / 1000:>6.2f} ms; a local ES256 "
+        f"sign {local['p50'] / 1000:.3f} ms ({kms['p50'] / local['p50']:.0f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -487,3 +487,69 @@ def test_outputs(template: dict[str, Any]):
     assert evaluator.value(outputs["McpUrl"]["Value"]) == (
         f"https://{API_ID}.execute-api.us-east-1.amazonaws.com/prod/mcp"
     )
+
+
+def _statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    """Every IAM statement of the function's inline policies (both branches of an If)."""
+    found: list[dict[str, Any]] = []
+    for policy in props(template, function).get("Policies", []):
+        candidates = policy["Fn::If"][1:2] if "Fn::If" in policy else [policy]
+        for document in candidates:
+            found += document.get("Statement", [])
+    return found
+
+
+def test_oauth_function_routes_are_unauthenticated_and_complete(template: dict[str, Any]):
+    events = props(template, "OAuthFunction")["Events"]
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()}
+    assert routes == {
+        ("GET", "/oauth/authorize"),
+        ("GET", "/oauth/callback"),
+        ("POST", "/oauth/consent"),
+        ("POST", "/oauth/register"),
+        ("POST", "/oauth/token"),
+        ("POST", "/oauth/revoke"),
+        ("GET", "/oauth/github/connect"),
+        ("GET", "/oauth/github/callback"),
+    }
+    for event in events.values():
+        assert event["Properties"]["Auth"]["Authorizer"] == "NONE"
+        assert event["Properties"]["RestApiId"] == {"Ref": "GistApi"}
+
+
+def test_oauth_function_may_sign_only_with_the_signing_key(template: dict[str, Any]):
+    statements = _statements(template, "OAuthFunction")
+    kms = [s for s in statements if any(str(a).startswith("kms:") for a in _list(s["Action"]))]
+    signing = [s for s in kms if "kms:Sign" in _list(s["Action"])]
+    assert len(signing) == 1
+    assert signing[0]["Resource"] == {"Fn::GetAtt": ["SigningKey", "Arn"]}
+    assert set(_list(signing[0]["Action"])) == {"kms:Sign", "kms:GetPublicKey"}
+    vault = [s for s in kms if s not in signing]
+    assert len(vault) == 1
+    assert _list(vault[0]["Action"]) == ["kms:GenerateDataKey"]  # encrypt only, never Decrypt
+    assert vault[0]["Condition"]["StringEquals"] == {
+        "kms:EncryptionContext:purpose": "github-token"
+    }
+    for statement in statements:
+        assert statement["Resource"] != "*"
+        assert "dynamodb:Scan" not in _list(statement["Action"])
+
+
+def test_only_the_oauth_function_can_sign_tokens(template: dict[str, Any]):
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function" or name == "OAuthFunction":
+            continue
+        for statement in _statements(template, name):
+            assert "kms:Sign" not in _list(statement["Action"]), name
+
+
+def test_oauth_outputs_give_the_issuer_and_the_github_callback(template: dict[str, Any]):
+    evaluator = Evaluator(template, refs={"GistApi": API_ID})
+    outputs = template["Outputs"]
+    base = f"https://{API_ID}.execute-api.us-east-1.amazonaws.com/prod"
+    assert evaluator.value(outputs["IssuerUrl"]["Value"]) == base
+    assert evaluator.value(outputs["GitHubCallbackUrl"]["Value"]) == base + "/oauth"
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

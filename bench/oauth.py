@@ -1,0 +1,140 @@
+"""OAuth function benchmarks (issue #4): the token endpoint through the real handler
+(API Gateway events in, moto in-process for DynamoDB and KMS), and one KMS sign.
+
+The KMS figure is moto's, so it is only indicative: a real Sign is a network call
+(typically a few ms). It is printed next to a local ES256 sign of the same input
+to show what KMS adds over the cryptography itself.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+from moto import mock_aws
+
+from bench.util import ROOT, quiet_stdout, summary, timed
+from gistgate.local.provision import provision_from_file
+from tests.fixtures.events import proxy_event
+
+N_CALLS = 500
+BASE = "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+
+
+def _token_event(form: dict[str, str]) -> dict[str, Any]:
+    event = proxy_event(
+        "/oauth/token",
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        domain="abc123.execute-api.us-east-1.amazonaws.com",
+    )
+    event["body"] = urlencode(form)
+    return event
+
+
+def token_endpoint() -> dict[str, Any]:
+    """p50/p99 of authorization_code and refresh_token grants through the handler."""
+    os.environ.update(
+        AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench"
+    )
+    with mock_aws():
+        ids = provision_from_file(ROOT / "template.yaml", boto3.session.Session())
+        os.environ.update(
+            AUTH_MODE="builtin",
+            TABLE_NAME=ids["Table"],
+            GISTGATE_KMS_KEY_ID=ids["TokenKey"],
+            GISTGATE_SIGNING_KEY_ID=ids["SigningKey"],
+        )
+        from gistgate.config import get_settings
+        from gistgate.oauth import pkce
+        from gistgate.oauth.grants import Grant
+        from gistgate.storage import aws as gistgate_aws
+
+        get_settings.cache_clear()
+        gistgate_aws.reset()
+        spec = importlib.util.spec_from_file_location(
+            "bench_oauth_app", ROOT / "functions/oauth/app.py"
+        )
+        assert spec
+        assert spec.loader
+        app = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(app)
+        server = app.SERVER
+        client = server.clients.register(
+            {
+                "client_name": "bench",
+                "redirect_uris": ["http://127.0.0.1:9/cb"],
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "scope": "read:gists write:gists",
+            }
+        )
+        client_id = client["client_id"]
+        verifier, challenge = pkce.new_pair()
+        grant = Grant("github|1", client_id, "read:gists write:gists", BASE + "/mcp")
+        context = _Context()
+        pending: list[str] = []
+
+        def next_code() -> None:
+            pending.append(server.grants.new_code(grant, "http://127.0.0.1:9/cb", challenge))
+
+        def redeem() -> None:
+            form = {
+                "grant_type": "authorization_code",
+                "code": pending.pop(),
+                "redirect_uri": "http://127.0.0.1:9/cb",
+                "code_verifier": verifier,
+                "client_id": client_id,
+            }
+            result = app.handler(_token_event(form), context)
+            assert result["statusCode"] == 200, result["body"]
+            refresh.append(json.loads(result["body"])["refresh_token"])
+
+        refresh: list[str] = []
+
+        def rotate() -> None:
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": refresh[-1],
+                "client_id": client_id,
+            }
+            result = app.handler(_token_event(form), context)
+            assert result["statusCode"] == 200, result["body"]
+            refresh.append(json.loads(result["body"])["refresh_token"])
+
+        next_code()
+        with quiet_stdout():
+            stats = {
+                "authorization_code": summary(timed(redeem, N_CALLS, warmup=20, between=next_code)),
+                "refresh_token": summary(timed(rotate, N_CALLS, warmup=20)),
+            }
+        stats["kms_sign"], stats["local_sign"] = _signing(server.signer)
+        return stats
+
+
+def _signing(signer: Any) -> tuple[dict[str, float], dict[str, float]]:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    claims = {"iss": BASE, "aud": BASE + "/mcp", "sub": "github|1", "scope": "read:gists"}
+    key = ec.generate_private_key(ec.SECP256R1())
+    message = json.dumps(claims).encode()
+    kms = summary(timed(lambda: signer.sign(claims), N_CALLS, warmup=20))
+    local = summary(timed(lambda: key.sign(message, ec.ECDSA(hashes.SHA256())), N_CALLS, warmup=20))
+    return kms, local
+
+
+class _Context:
+    function_name = "gistgate-oauth"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gistgate-oauth"
+    memory_limit_in_mb = 512
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
