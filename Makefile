@@ -15,9 +15,10 @@ PYTHON313 ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.1
 	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 export PYTHON313
 
-.PHONY: help install test lint unit validate build bench clean
+.PHONY: help install test lint unit validate build bench clean dev
 
 help:
+	@echo "make dev       the local stack on http://127.0.0.1:3000 (no Docker): PORT=, AUTH_MODE=, ..."
 	@echo "make test      lint, unit/integration tests, sam validate --lint, sam build"
 	@echo "make build     sam build (python3.13/arm64 layers, no Docker needed)"
 	@echo "make bench     benchmarks: authorizer, introspection cache, cold start, artifact size"
@@ -51,6 +52,12 @@ build: $(VENV_SAM)/.installed
 	$(SAM) build --region $(REGION)
 
 test: lint unit validate build
+
+# The whole product on loopback: the real handlers behind a local API Gateway, moto, and a
+# fake GitHub. Settings come from the environment (`make dev AUTH_MODE=jwt OAUTH_ISSUER=...`).
+PORT ?= 3000
+dev: $(VENV)/.installed
+	$(PY) -m gistgate.local.dev --port $(PORT)
 
 bench: $(VENV)/.installed build
 	$(PY) bench/run.py

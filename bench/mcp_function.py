@@ -141,7 +141,12 @@ def cold_import() -> dict[str, Any]:
 
 def artifact_size() -> dict[str, Any]:
     build = ROOT / ".aws-sam" / "build"
-    parts = [build / "McpFunction", build / "CommonLayer", build / "McpDepsLayer"]
+    parts = [
+        build / "McpFunction",
+        build / "CommonLayer",
+        build / "McpCodeLayer",
+        build / "McpDepsLayer",
+    ]
     missing = [p.name for p in parts if not p.is_dir()]
     if missing:
         return {"error": f"run `make build` first (missing {', '.join(missing)})"}

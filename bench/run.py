@@ -168,7 +168,7 @@ def mcp_benchmarks(results: dict[str, object]) -> None:
     print(f"  handler import, no .pyc (median of 3)              {cold['import_no_pyc_ms']:.0f} ms")
     print(check("MCP handler cold import", cold["import_ms"], BUDGETS["mcp_cold_import_ms"], "ms"))
 
-    print("== MCP: artifact (function + CommonLayer + McpDepsLayer), zipped")
+    print("== MCP: artifact (function + CommonLayer + McpCodeLayer + McpDepsLayer), zipped")
     size = mcp.artifact_size()
     results["mcp_artifact"] = size
     if "error" in size:

@@ -277,6 +277,8 @@ def test_authorizer_may_read_only_the_introspection_secret(template: dict[str, A
     ("name", "content_uri"),
     [
         ("CommonLayer", "layers/common/"),
+        ("McpCodeLayer", "layers/common/"),
+        ("OAuthCodeLayer", "layers/common/"),
         ("CoreDepsLayer", "layers/core-deps/"),
         ("AuthorizerDepsLayer", "layers/authorizer-deps/"),
     ],
@@ -291,7 +293,7 @@ def test_layers_build_with_make_for_python313_arm64(
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     assert layer["Metadata"]["BuildMethod"] == "makefile"
     makefile = (ROOT / content_uri / "Makefile").read_text()
-    if name == "CommonLayer":
+    if content_uri == "layers/common/":
         assert f"build-{name}:" in makefile
     else:  # the dependency layers share layers/pydeps.mk, which defines build-$(LAYER)
         assert f"LAYER := {name}" in makefile

@@ -199,13 +199,20 @@ class LocalGateway:
         stage_in_path: bool = True,
         required_scopes: str = "",
         clock: Callable[[], float] = time.time,
+        instances: Mapping[str, Any] | None = None,
     ) -> None:
         self.spec = spec
         self.stage = stage
         self.stage_in_path = stage_in_path
         self.required_scopes = required_scopes
         self.clock = clock
-        self.instances = {name: FunctionInstance(name, path) for name, path in spec.code.items()}
+        # In-process instances by default (tests with moto in-process); the local stack
+        # passes process-isolated ones (gistgate.local.workers).
+        self.instances = (
+            dict(instances)
+            if instances is not None
+            else {name: FunctionInstance(name, path) for name, path in spec.code.items()}
+        )
         self._auth_cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.authorizer_calls = 0
@@ -437,6 +444,10 @@ class GatewayServer:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
 
     @property
     def origin(self) -> str:
