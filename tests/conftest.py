@@ -19,7 +19,12 @@ from gistgate.tokens.trust import resolve_trust
 from tests.fixtures.tokens import KeyRing, make_key
 
 ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["tests.fixtures.aws", "tests.fixtures.mcp_stack", "tests.fixtures.oauth_stack"]
+pytest_plugins = [
+    "tests.fixtures.aws",
+    "tests.fixtures.mcp_stack",
+    "tests.fixtures.oauth_stack",
+    "tests.fixtures.dev_stack",
+]
 
 
 @pytest.fixture(scope="session")
