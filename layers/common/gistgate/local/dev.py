@@ -78,6 +78,7 @@ class DevStack:
         self.dev_client: dict[str, str] = {}
         self.started_in = 0.0
         self.service_token = ""
+        self.resources: dict[str, str] = {}  # logical id -> physical id in moto
 
     # -- pieces -------------------------------------------------------------------------
 
@@ -85,12 +86,12 @@ class DevStack:
         import logging
 
         import boto3
-        from moto.server import ThreadedMotoServer
 
+        from gistgate.local.moto_server import SerialMotoServer
         from gistgate.local.provision import provision
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto = SerialMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         aws = {
@@ -108,7 +109,8 @@ class DevStack:
             def client(self, service: str) -> Any:
                 return session.client(service, endpoint_url=aws["AWS_ENDPOINT_URL"])
 
-        return aws, provision(template, Endpoint())
+        # Names of its own: moto's state is per process, and tests run several stacks.
+        return aws, provision(template, Endpoint(), prefix=f"gistgate-{secrets.token_hex(3)}")
 
     def _github(self) -> dict[str, str]:
         real_login = self.env.get("GITHUB_OAUTH_CLIENT_ID") and self.env.get(
@@ -157,6 +159,7 @@ class DevStack:
         began = time.perf_counter()
         template = load_template(self.root / "template.yaml")
         aws, refs = self._aws(template)
+        self.resources = refs
         github = self._github()
         if self.service_token:
             self._put_service_token(aws, refs)
@@ -271,8 +274,8 @@ class DevStack:
             "A token for curl or the Inspector CLI (client credentials, from .gistgate/):",
             f"  .venv/bin/gistgate token --dev{port_flag}",
             "  npx @modelcontextprotocol/inspector --cli " + mcp + " --transport http \\",
-            f'    --header "Authorization: Bearer $(.venv/bin/gistgate token --dev{port_flag})" '
-            "--method tools/list",
+            "    --stored-auth-only --method tools/list \\",
+            f'    --header "Authorization: Bearer $(.venv/bin/gistgate token --dev{port_flag})"',
             "",
             f"gistgate local stack ready in {self.started_in:.2f} s; Ctrl-C stops it.",
         ]
