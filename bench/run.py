@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import authorizer, oauth
+from bench import authorizer, local_stack, oauth
 from bench import mcp_function as mcp
 from bench.util import ROOT
 
@@ -21,6 +21,8 @@ BUDGETS = {
     "mcp_whoami_p50_ms": 5.0,
     "mcp_cold_import_ms": 900.0,
     "mcp_artifact_mb": 12.0,
+    "local_tools_call_p50_ms": 15.0,
+    "dev_ready_ms": 10_000.0,
 }
 
 
@@ -129,6 +131,7 @@ def main() -> None:
 
     mcp_benchmarks(results)
     oauth_benchmarks(results)
+    local_stack_benchmarks(results)
 
     out = ROOT / ".bench" / "results.json"
     out.parent.mkdir(exist_ok=True)
@@ -195,6 +198,36 @@ def oauth_benchmarks(results: dict[str, object]) -> None:
     print(
         f"  one KMS Sign (moto: indicative only)  p50 {kms['p50'] / 1000:>6.2f} ms; a local ES256 "
         f"sign {local['p50'] / 1000:.3f} ms ({kms['p50'] / local['p50']:.0f}x)"
+    )
+
+
+def local_stack_benchmarks(results: dict[str, object]) -> None:
+    """Issue #5: make dev's stack end to end."""
+    print("== Local stack (make dev): startup until ready (fresh process, median of 3)")
+    ready = local_stack.startup()
+    results["local_startup"] = ready
+    print(check("make dev ready", ready["ready_ms"], BUDGETS["dev_ready_ms"], "ms"))
+    print(
+        "== Local stack: tools/call over HTTP via gateway + authorizer + MCP processes "
+        f"(1 client x {local_stack.ONE_CLIENT_CALLS}; {local_stack.CONCURRENT_CLIENTS} clients x "
+        f"{local_stack.CONCURRENT_CALLS}; half create_gist, half whoami)"
+    )
+    stats = local_stack.tools_call()
+    results["local_tools_call"] = stats
+    for label in ("one_client", "concurrent"):
+        for tool, row in stats[label].items():
+            print(
+                f"  {label:<11} {tool:<12} p50 {row['p50']:>7.2f} ms  p99 {row['p99']:>7.2f} ms"
+                f"  n={row['n']}"
+            )
+    print(f"  errors: {stats['errors']}")
+    print(
+        check(
+            "local tools/call p50, one client",
+            stats["one_client"]["all"]["p50"],
+            BUDGETS["local_tools_call_p50_ms"],
+            "ms",
+        )
     )
 
 

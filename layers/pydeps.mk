@@ -20,7 +20,10 @@
 # A layer with hot-modules.txt precompiles only those modules (what its function
 # imports on a cold start and its first requests: tests/template/test_layers.py
 # keeps the list current); others precompile everything.
-PYTHON ?= python3
+# The interpreter itself, not a pyenv shim: `sam build` (parallel = true) runs several pip
+# installs at once, and pyenv's shim rehashes after each `pip install`, racing the others
+# ("pyenv: cannot rehash") and failing the build.
+PYTHON ?= $(shell python3 -c 'import sys; print(sys.executable)')
 PYTHON313 ?= python3.13
 PRECOMPILE ?= yes
 PIP_TARGET = $(ARTIFACTS_DIR)/python

@@ -56,10 +56,12 @@ def test_samconfig_environments(
 
 def test_env_json_overrides_only_declared_variables(template: dict[str, Any]):
     env = json.loads((ROOT / "env.json").read_text())
-    declared = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    shared = set(template["Globals"]["Function"]["Environment"]["Variables"])
     for function, variables in env.items():
-        assert template["Resources"][function]["Type"] == "AWS::Serverless::Function"
-        assert set(variables) <= declared, function
+        resource = template["Resources"][function]
+        assert resource["Type"] == "AWS::Serverless::Function"
+        own = (resource["Properties"].get("Environment") or {}).get("Variables") or {}
+        assert set(variables) <= shared | set(own), function
         assert all(isinstance(v, str) for v in variables.values()), function
 
 

@@ -79,6 +79,7 @@ class DevStack:
         self.started_in = 0.0
         self.service_token = ""
         self.resources: dict[str, str] = {}  # logical id -> physical id in moto
+        self.auth_mode = "builtin"
 
     # -- pieces -------------------------------------------------------------------------
 
@@ -193,7 +194,8 @@ class DevStack:
         for function in instances.values():
             function.wait_ready()
         self._iat = iat
-        if parameters.get("AuthMode", "builtin") == "builtin":
+        self.auth_mode = parameters.get("AuthMode", "builtin")
+        if self.auth_mode == "builtin":
             self._register_dev_client(base)
         self.started_in = time.perf_counter() - began
         return self
@@ -261,21 +263,29 @@ class DevStack:
         vscode = json.dumps({"servers": {"gistgate-local": {"type": "http", "url": mcp}}})
         upstream = self.github.url if self.github is not None else "real GitHub"
         port_flag = "" if self.port == 3000 else f" --port {self.port}"
+        token = f".venv/bin/gistgate token --dev{port_flag}"
         lines = [
             "gistgate local stack (a development tool: not API Gateway, not Lambda)",
             f"  MCP URL        {mcp}",
             f"  GitHub         {upstream} (login as {DEV_USER[0]})",
             "",
-            "Connect a client (each signs in through the builtin OAuth server):",
+            "Connect a client (each signs in through the builtin OAuth server):"
+            if self.auth_mode == "builtin"
+            else f"Connect a client (tokens from your IdP, AUTH_MODE={self.auth_mode}):",
             f"  Claude Code    claude mcp add --transport http gistgate-local {mcp}",
             f"  VS Code        .vscode/mcp.json: {vscode}",
             f"  MCP Inspector  npx @modelcontextprotocol/inspector  (Streamable HTTP, {mcp})",
-            "",
-            "A token for curl or the Inspector CLI (client credentials, from .gistgate/):",
-            f"  .venv/bin/gistgate token --dev{port_flag}",
-            "  npx @modelcontextprotocol/inspector --cli " + mcp + " --transport http \\",
-            "    --stored-auth-only --method tools/list \\",
-            f'    --header "Authorization: Bearer $(.venv/bin/gistgate token --dev{port_flag})"',
+        ]
+        if self.auth_mode == "builtin":
+            lines += [
+                "",
+                "A token for curl or the Inspector CLI (client credentials, from .gistgate/):",
+                f"  {token}",
+                "  npx @modelcontextprotocol/inspector --cli " + mcp + " --transport http \\",
+                "    --stored-auth-only --method tools/list \\",
+                f'    --header "Authorization: Bearer $({token})"',
+            ]
+        lines += [
             "",
             f"gistgate local stack ready in {self.started_in:.2f} s; Ctrl-C stops it.",
         ]
