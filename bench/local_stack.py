@@ -67,6 +67,7 @@ def tools_call() -> dict[str, Any]:
             port=0,
             env={"RATE_LIMIT_PER_MINUTE": "100000"},
             client_file=Path(tmp) / "dev-client.json",
+            quiet=True,
         ).start()
         try:
             token = client_token(stack.dev_client)

@@ -22,6 +22,7 @@ from gistgate.oauth.service import AuthorizationServer
 from gistgate.observability import logger
 from gistgate.responses import json_response
 from gistgate.urls import BaseUrlUnknown, base_url
+from gistgate.vault import VaultError
 
 SETTINGS = get_settings()
 SERVER = AuthorizationServer(SETTINGS)
@@ -133,6 +134,13 @@ def oauth_error(exc: OAuthError) -> Response:
 def page_error(exc: PageError) -> Response:
     logger.info("oauth page error", extra={"status": exc.status, "path": app.current_event.path})
     page = message_page(exc.status, "Sign-in stopped", str(exc))
+    return Response(page.status, None, page.html, PAGE_HEADERS)
+
+
+@app.exception_handler(VaultError)
+def vault_error(exc: VaultError) -> Response:
+    logger.warning("vault unavailable", extra={"error": type(exc).__name__})
+    page = message_page(503, "Try again", "Your GitHub authorization could not be stored.")
     return Response(page.status, None, page.html, PAGE_HEADERS)
 
 

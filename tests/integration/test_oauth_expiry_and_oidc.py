@@ -179,3 +179,15 @@ def test_oidc_upstream_login_issues_tokens_for_the_userinfo_subject(make_oauth_s
     # No GitHub login happened, so the MCP tools run on the service credential.
     response = flow.mcp(tokens["access_token"])
     assert response.json()["result"]["structuredContent"]["credential"] == "service"
+
+
+def test_a_vault_that_cannot_store_the_github_token_stops_the_login_with_a_page(
+    make_oauth_stack,
+):
+    """KMS refuses the data key: no consent page, no code, a clear page (not a 500)."""
+    flow = Flow(make_oauth_stack(GISTGATE_KMS_KEY_ID="alias/no-such-key"))
+    client = flow.register()
+    response = flow.browser.follow(flow.authorize_url(client["client_id"]), until="http://never")
+    assert response.status_code == 503
+    assert "could not be stored" in response.text
+    assert "form_token" not in response.text

@@ -65,7 +65,9 @@ class DevStack:
         env: dict[str, str] | None = None,
         root: Path | None = None,
         client_file: Path | None = DEV_CLIENT_FILE,
+        quiet: bool = False,
     ) -> None:
+        self.quiet = quiet
         self.host = host
         self.port = port
         self.max_instances = max_instances
@@ -186,7 +188,9 @@ class DevStack:
             if name not in {r.function for r in spec.routes} and name != spec.authorizer:
                 continue
             limit = self.max_instances if name != spec.authorizer else 2
-            instances[name] = ProcessFunction(name, app_py, env, max_instances=limit)
+            instances[name] = ProcessFunction(
+                name, app_py, env, max_instances=limit, quiet=self.quiet
+            )
         placeholder.instances.update(instances)
         self.server.start()
         for function in instances.values():

@@ -34,8 +34,13 @@ class FunctionError(Exception):
     """The handler raised; the message is what Lambda would report (type and text)."""
 
 
-def _serve(conn: Connection, name: str, app_py: str, env: Mapping[str, str]) -> None:
+def _serve(
+    conn: Connection, name: str, app_py: str, env: Mapping[str, str], quiet: bool = False
+) -> None:
     """The child process: import once, then answer events until the pipe closes."""
+    if quiet:  # benchmarks: the log lines are still formatted and written, to nowhere
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
     kept = {k: v for k, v in os.environ.items() if k in _HOST_VARIABLES}
     os.environ.clear()
     os.environ.update({**kept, **env})
@@ -68,11 +73,13 @@ def _serve(conn: Connection, name: str, app_py: str, env: Mapping[str, str]) -> 
 
 
 class _Instance:
-    def __init__(self, name: str, app_py: Path, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, name: str, app_py: Path, env: Mapping[str, str], quiet: bool = False
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_serve, args=(child, name, str(app_py), dict(env)), daemon=True
+            target=_serve, args=(child, name, str(app_py), dict(env), quiet), daemon=True
         )
         self.process.start()
         child.close()
@@ -105,9 +112,16 @@ class ProcessFunction:
     """A function's pool of instances, started on demand, reused warm."""
 
     def __init__(
-        self, name: str, app_py: Path, env: Mapping[str, str], *, max_instances: int = 1
+        self,
+        name: str,
+        app_py: Path,
+        env: Mapping[str, str],
+        *,
+        max_instances: int = 1,
+        quiet: bool = False,
     ) -> None:
         self.name = name
+        self._quiet = quiet
         self._app_py = app_py
         self._env = dict(env)
         self._max = max_instances
@@ -119,7 +133,7 @@ class ProcessFunction:
     def prewarm(self) -> None:
         """Start one instance now, so the first request does not pay the cold start."""
         with self._lock:
-            instance = _Instance(self.name, self._app_py, self._env)
+            instance = _Instance(self.name, self._app_py, self._env, self._quiet)
             self._all.append(instance)
         self._idle.put(instance)
 
@@ -134,7 +148,7 @@ class ProcessFunction:
             pass
         with self._lock:
             if len(self._all) < self._max:
-                instance = _Instance(self.name, self._app_py, self._env)
+                instance = _Instance(self.name, self._app_py, self._env, self._quiet)
                 self._all.append(instance)
                 return instance
         return self._idle.get()
