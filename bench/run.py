@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import authorizer, local_stack, oauth
 from bench import mcp_function as mcp
-from bench.util import ROOT
+from bench.util import ROOT, in_fresh_interpreter
 
 BUDGETS = {
     "decode_ratio": 1.3,
@@ -145,7 +145,7 @@ def mcp_benchmarks(results: dict[str, object]) -> None:
         f"== MCP: warm tools/call through the Mangum handler ({mcp.N_CALLS:,} calls each; "
         "moto in-process for DynamoDB/KMS, fake GitHub on loopback)"
     )
-    warm = mcp.warm_calls()
+    warm = in_fresh_interpreter("bench.mcp_function", "warm_calls")
     results["mcp_warm"] = warm
     for tool in ("whoami", "create_gist"):
         row = warm[tool]
@@ -189,7 +189,7 @@ def oauth_benchmarks(results: dict[str, object]) -> None:
         f"== OAuth: POST /oauth/token through the handler ({oauth.N_CALLS} calls each; "
         "moto in-process for DynamoDB and KMS)"
     )
-    stats = oauth.token_endpoint()
+    stats = in_fresh_interpreter("bench.oauth", "token_endpoint")
     results["oauth"] = stats
     for name in ("authorization_code", "refresh_token"):
         row = stats[name]

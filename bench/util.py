@@ -139,3 +139,31 @@ def zip_size(name: str, dirs: list[Path], *, with_pyc: bool = True) -> int:
                 if path.is_file() and (with_pyc or path.suffix != ".pyc"):
                     archive.write(path, path.relative_to(directory))
     return out.stat().st_size
+
+
+def in_fresh_interpreter(module: str, function: str) -> Any:
+    """``module.function()`` run in a new Python process; its JSON-serialisable result.
+
+    A Lambda execution environment holds only its function: the sections measured
+    before (tens of thousands of samples, other handlers, moto state) must not make
+    this one's garbage collections slower.
+    """
+    import json
+
+    code = (
+        "import json, sys; sys.stdout.flush(); "
+        f"from {module} import {function} as run; result = run(); "
+        "sys.stderr.write('\\n@@RESULT@@' + json.dumps(result) + '\\n')"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'layers/common'}"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    marker = done.stderr.rsplit("@@RESULT@@", 1)[1]
+    return json.loads(marker.splitlines()[0])

@@ -262,3 +262,19 @@ def test_preflight_is_answered_by_the_gateway(gateway):
     assert answer.status == 200
     assert "Authorization" in dict(answer.headers)["Access-Control-Allow-Headers"]
     assert gateway.authorizer_calls == 0
+
+
+def test_the_dev_stack_takes_the_challenge_scopes_from_the_template(tmp_path):
+    """OAUTH_REQUIRED_SCOPES feeds the GatewayResponses resource: the local 403 names them."""
+    from gistgate.local.dev import DevStack
+
+    stack = DevStack(
+        port=0, env={"OAUTH_REQUIRED_SCOPES": "read:gists"}, client_file=tmp_path / "c.json"
+    )
+    try:
+        stack.start()
+        gateway = stack.server.gateway
+        challenges = gateway._challenges("127.0.0.1:1")
+        assert 'scope="read:gists"' in challenges["ACCESS_DENIED"].headers["WWW-Authenticate"]
+    finally:
+        stack.stop()

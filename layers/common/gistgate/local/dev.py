@@ -26,6 +26,7 @@ from typing import Any
 
 from gistgate.local.environment import function_environments, parameter_values
 from gistgate.local.gateway import GatewayServer, LocalGateway, read_api
+from gistgate.local.intrinsics import Evaluator
 from gistgate.local.template import load_template
 
 REGION = "us-east-1"
@@ -178,7 +179,12 @@ class DevStack:
         parameters, envs = self._environments(template, refs, overlay)
         spec = read_api(template, self.root, parameters)
         # Bind first: the port is known (and the base URL with it) before any function starts.
-        placeholder = LocalGateway(spec, stage_in_path=False, instances={})
+        required = Evaluator(template, parameters).value(
+            template["Resources"]["GatewayResponses"]["Properties"].get("RequiredScopes", "")
+        )
+        placeholder = LocalGateway(
+            spec, stage_in_path=False, instances={}, required_scopes=str(required or "")
+        )
         self.server = GatewayServer(placeholder, self.host, self.port)
         self.port = self.server.port
         base = f"http://{self.host}:{self.port}"
