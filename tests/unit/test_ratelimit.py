@@ -57,3 +57,66 @@ def test_the_bucket_item_expires_once_it_would_be_full(aws):
     )["Item"]
     assert float(item["tat"]["N"]) == pytest.approx(clock.now + 1)
     assert clock.now < int(item["expires_at"]["N"]) <= clock.now + 62
+
+
+@pytest.fixture
+def writes(monkeypatch):
+    """Count the limiter's DynamoDB calls (each still goes to moto)."""
+    from gistgate import ratelimit
+
+    seen: list[str] = []
+    real = ratelimit.call
+
+    def counting(service, operation, **params):
+        seen.append(operation)
+        return real(service, operation, **params)
+
+    monkeypatch.setattr(ratelimit, "call", counting)
+    return seen
+
+
+def test_a_lease_serves_a_burst_with_one_write_per_lease(aws, writes):
+    clock = Clock()
+    limiter = RateLimiter(aws.table, 6, clock, lease=3)
+    remaining = [limiter.acquire("u").remaining for _ in range(6)]
+    assert remaining == [5, 4, 3, 2, 1, 0]
+    assert writes == ["update_item", "update_item"]
+    with pytest.raises(RateLimited) as refused:
+        limiter.acquire("u")
+    assert refused.value.retry_after == 10
+
+
+def test_a_lease_never_takes_more_than_is_left(aws):
+    """Limit 6, lease 4: 4, then only the 2 left, then refused: still exactly 6."""
+    clock = Clock()
+    limiter = RateLimiter(aws.table, 6, clock, lease=4)
+    admitted = 0
+    with pytest.raises(RateLimited):
+        for _ in range(10):
+            limiter.acquire("u")
+            admitted += 1
+    assert admitted == 6
+
+
+def test_leased_tokens_are_charged_to_the_shared_bucket(aws):
+    """Another instance sees the leased tokens as taken (early, never late)."""
+    clock = Clock()
+    leasing = RateLimiter(aws.table, 4, clock, lease=3)
+    other = RateLimiter(aws.table, 4, clock)
+    leasing.acquire("u")  # takes 3 from the table, uses 1
+    other.acquire("u")  # the fourth
+    with pytest.raises(RateLimited):
+        other.acquire("u")
+    leasing.acquire("u")  # its lease still holds two
+    leasing.acquire("u")
+    with pytest.raises(RateLimited):
+        leasing.acquire("u")
+
+
+def test_an_unused_lease_expires_with_the_window(aws, writes):
+    clock = Clock()
+    limiter = RateLimiter(aws.table, 60, clock, lease=6)
+    limiter.acquire("u")
+    clock.now += 61
+    limiter.acquire("u")
+    assert writes == ["update_item", "update_item"]

@@ -9,6 +9,14 @@ A bucket of ``limit`` tokens refilled at ``limit`` per minute admits a call at
 single round trip when the bucket's state is known (the last ``tat`` seen by
 this process is the hint), two when it is not. The item expires (TTL) once
 the bucket would be full again anyway.
+
+A limiter may *lease* up to ``lease`` tokens in one update and hand them out
+from memory: a burst of calls on one warm instance then costs one DynamoDB
+write per ``lease`` calls instead of one per call. It never admits more than
+the bucket holds (a lease takes only the tokens that are left); tokens leased
+by an instance that then sees no more calls from that subject are lost to it
+for at most a minute, so a caller spread over many instances may be limited a
+little early, never late.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ class RateLimiterUnavailable(Exception):
 
 
 class Decision(NamedTuple):
-    """Admitted, with the tokens left after this call."""
+    """Admitted, with the tokens left after this call (with a lease: as last seen)."""
 
     remaining: int
 
@@ -46,7 +54,12 @@ class RateLimiter:
     """``limit`` calls per minute per subject, with bursts of up to ``limit``."""
 
     def __init__(
-        self, table_name: str | None, limit: int, clock: Callable[[], float] = time.time
+        self,
+        table_name: str | None,
+        limit: int,
+        clock: Callable[[], float] = time.time,
+        *,
+        lease: int = 1,
     ) -> None:
         self._table = table_name
         self._limit = limit
@@ -54,6 +67,9 @@ class RateLimiter:
         self._tolerance = WINDOW_SECONDS - self._interval
         self._clock = clock
         self._hints: dict[str, float] = {}
+        self._lease = max(1, min(lease, limit))
+        # sub -> (leased tokens left, usable until, tokens left in the table at lease time)
+        self._leases: dict[str, tuple[int, float, int]] = {}
 
     def _update(self, sub: str, expression: str, condition: str, values: dict[str, Any]) -> Any:
         try:
@@ -74,9 +90,9 @@ class RateLimiter:
                 return {"failed": float(old["tat"]["N"]) if "tat" in old else None}
             raise RateLimiterUnavailable(str(exc)) from None
 
-    def _from_idle(self, sub: str, now: float) -> Any:
-        """The bucket is full (no item, or ``tat`` in the past): ``tat = now + interval``."""
-        tat = now + self._interval
+    def _from_idle(self, sub: str, now: float, count: int) -> Any:
+        """The bucket is full (no item, or ``tat`` in the past): ``tat = now + count·interval``."""
+        tat = now + count * self._interval
         return self._update(
             sub,
             "SET tat = :tat, expires_at = :exp",
@@ -88,16 +104,17 @@ class RateLimiter:
             },
         )
 
-    def _from_busy(self, sub: str, now: float) -> Any:
-        """Tokens were taken recently (``now <= tat``): ``tat += interval`` if one is left."""
+    def _from_busy(self, sub: str, now: float, count: int) -> Any:
+        """Tokens were taken recently (``now <= tat``): ``tat += count·interval`` if that
+        many are left."""
         return self._update(
             sub,
             "SET tat = tat + :interval, expires_at = :exp",
             "tat >= :now AND tat <= :latest",
             {
-                ":interval": {"N": repr(self._interval)},
+                ":interval": {"N": repr(count * self._interval)},
                 ":now": {"N": repr(now)},
-                ":latest": {"N": repr(now + self._tolerance)},
+                ":latest": {"N": repr(now + self._tolerance - (count - 1) * self._interval)},
                 ":exp": {"N": str(math.ceil(now + 2 * WINDOW_SECONDS))},
             },
         )
@@ -107,21 +124,33 @@ class RateLimiter:
         if not self._table:
             raise RateLimiterUnavailable("the rate limiter needs TABLE_NAME")
         now = self._clock()
+        held = self._leases.get(sub)
+        if held is not None and held[0] > 0 and held[1] > now:
+            left = held[0] - 1
+            self._leases[sub] = (left, held[1], held[2])
+            return Decision(held[2] + left)
+        count = self._lease
         hint = self._hints.get(sub)
         attempt = self._from_busy if hint is not None and hint >= now else self._from_idle
         for _ in range(3):
-            result = attempt(sub, now)
+            result = attempt(sub, now, count)
             if "failed" not in result:
                 tat = float(result["Attributes"]["tat"]["N"])
                 if len(self._hints) >= 4096:
                     self._hints.clear()
+                    self._leases.clear()
                 self._hints[sub] = tat
-                return Decision(int((now + self._tolerance - tat) / self._interval) + 1)
+                in_table = max(0, math.floor((now + self._tolerance - tat) / self._interval) + 1)
+                if count > 1:
+                    self._leases[sub] = (count - 1, now + WINDOW_SECONDS, in_table)
+                return Decision(in_table + count - 1)
             seen = result["failed"]
             if seen is None or seen < now:
                 attempt = self._from_idle
-            elif seen <= now + self._tolerance:
-                attempt = self._from_busy
+                continue
+            available = math.floor((now + self._tolerance - seen) / self._interval) + 1
+            if available >= 1:
+                attempt, count = self._from_busy, min(count, available)
             else:
                 self._hints[sub] = seen
                 raise RateLimited(max(1, math.ceil(seen - self._tolerance - now)))

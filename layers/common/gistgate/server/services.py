@@ -37,6 +37,11 @@ def build_services(settings: Settings, *, github: GitHubClient | None = None) ->
         vault=vault,
         credentials=credentials,
         ownership=ownership,
-        limiter=RateLimiter(settings.table_name, settings.rate_limit_per_minute),
+        # A warm instance leases a tenth of the bucket (at most 10) per DynamoDB write.
+        limiter=RateLimiter(
+            settings.table_name,
+            settings.rate_limit_per_minute,
+            lease=min(10, settings.rate_limit_per_minute // 10),
+        ),
         gists=Gists(github, credentials, ownership),
     )
