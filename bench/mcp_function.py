@@ -10,7 +10,6 @@ function's own cost, not a client's.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from typing import Any
@@ -18,7 +17,16 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from bench.util import ROOT, fresh_interpreter_ms, median, quiet_stdout, summary, timed, zip_size
+from bench.util import (
+    ROOT,
+    cold_start,
+    fresh_interpreter_ms,
+    median,
+    quiet_stdout,
+    summary,
+    timed,
+    zip_size,
+)
 from gistgate.local.fake_github import FakeGitHub
 from gistgate.local.provision import provision_from_file
 from gistgate.ownership import Ownership
@@ -68,16 +76,7 @@ def warm_calls() -> dict[str, Any]:
             GISTGATE_KMS_KEY_ID=ids["TokenKey"],
             RATE_LIMIT_PER_MINUTE="100000",
         )
-        from gistgate.config import get_settings
-
-        get_settings.cache_clear()
-        spec = importlib.util.spec_from_file_location(
-            "bench_mcp_app", ROOT / "functions/mcp/app.py"
-        )
-        assert spec
-        assert spec.loader
-        app = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(app)
+        app = cold_start("mcp")
         context = LambdaContext()
         whoami = _call_event("whoami", {}, "bench-user")
         create = _call_event("create_gist", {"files": {"bench.txt": "x" * 200}}, "bench-user")

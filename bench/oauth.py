@@ -8,7 +8,6 @@ to show what KMS adds over the cryptography itself.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from typing import Any
@@ -17,7 +16,7 @@ from urllib.parse import urlencode
 import boto3
 from moto import mock_aws
 
-from bench.util import ROOT, quiet_stdout, summary, timed
+from bench.util import ROOT, cold_start, quiet_stdout, summary, timed
 from gistgate.local.provision import provision_from_file
 from tests.fixtures.events import proxy_event
 
@@ -49,20 +48,10 @@ def token_endpoint() -> dict[str, Any]:
             GISTGATE_KMS_KEY_ID=ids["TokenKey"],
             GISTGATE_SIGNING_KEY_ID=ids["SigningKey"],
         )
-        from gistgate.config import get_settings
         from gistgate.oauth import pkce
         from gistgate.oauth.grants import Grant
-        from gistgate.storage import aws as gistgate_aws
 
-        get_settings.cache_clear()
-        gistgate_aws.reset()
-        spec = importlib.util.spec_from_file_location(
-            "bench_oauth_app", ROOT / "functions/oauth/app.py"
-        )
-        assert spec
-        assert spec.loader
-        app = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(app)
+        app = cold_start("oauth")
         server = app.SERVER
         client = server.clients.register(
             {

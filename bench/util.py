@@ -167,3 +167,23 @@ def in_fresh_interpreter(module: str, function: str) -> Any:
     )
     marker = done.stderr.rsplit("@@RESULT@@", 1)[1]
     return json.loads(marker.splitlines()[0])
+
+
+def cold_start(function: str) -> Any:
+    """Import ``functions/<function>/app.py`` as a Lambda cold start would (settings and
+    AWS clients read afresh from the environment)."""
+    import importlib.util
+
+    from gistgate.config import get_settings
+    from gistgate.storage import aws as gistgate_aws
+
+    get_settings.cache_clear()
+    gistgate_aws.reset()
+    spec = importlib.util.spec_from_file_location(
+        f"bench_{function}_app", ROOT / "functions" / function / "app.py"
+    )
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -191,3 +191,32 @@ def test_a_vault_that_cannot_store_the_github_token_stops_the_login_with_a_page(
     assert response.status_code == 503
     assert "could not be stored" in response.text
     assert "form_token" not in response.text
+
+
+def test_kms_down_at_the_token_endpoint_is_retryable_and_spends_nothing(oauth_stack, monkeypatch):
+    """KMS Sign fails once: a 503, and the same code (then refresh token) still works."""
+    from gistgate.oauth import signing
+    from gistgate.storage.aws import AwsCallFailed
+
+    real = signing.call
+    failures = {"sign": 0}
+
+    def flaky(service, operation, **params):
+        if operation == "sign" and failures["sign"] < 1:
+            failures["sign"] += 1
+            raise AwsCallFailed("kms", "sign", "KMSInternalException", {})
+        return real(service, operation, **params)
+
+    flow = Flow(oauth_stack)
+    client = flow.register()
+    code = flow.code(client["client_id"])["code"]
+    monkeypatch.setattr(signing, "call", flaky)
+    down = flow.redeem(client["client_id"], code)
+    assert down.status_code == 503
+    assert down.json()["error"] == "temporarily_unavailable"
+    again = flow.redeem(client["client_id"], code)
+    assert again.status_code == 200
+    refresh = again.json()["refresh_token"]
+    failures["sign"] = 0
+    assert flow.refresh(client["client_id"], refresh).status_code == 503
+    assert flow.refresh(client["client_id"], refresh).status_code == 200

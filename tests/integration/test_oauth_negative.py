@@ -269,6 +269,7 @@ def test_consent_post_without_the_browser_cookie_is_refused(flow):
         "https://app.example/cb#fragment",
         "not a url",
         "",
+        "https://app.example/c\tb",
     ],
 )
 def test_dcr_refuses_a_bad_redirect_uri(flow, redirect_uri):
@@ -465,6 +466,26 @@ def test_cimd_client_authorizes_without_registration(flow, documents):
     response = flow.redeem(client_id, query["code"])
     assert response.status_code == 200
     assert _jwt_claims(response.json()["access_token"])["client_id"] == client_id
+    assert "refresh_token" not in response.json()  # the document declares no refresh grant
+
+
+def test_cimd_client_gets_the_grants_its_document_declares(flow, documents):
+    client_id = documents.url + "/refreshing.json"
+    documents.add(
+        "/refreshing.json",
+        {
+            "client_id": client_id,
+            "redirect_uris": [CLIENT_REDIRECT],
+            "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
+        },
+    )
+    response = flow.redeem(client_id, flow.code(client_id)["code"])
+    assert response.status_code == 200
+    assert flow.refresh(client_id, response.json()["refresh_token"]).status_code == 200
+    machine = flow.api.post(
+        "/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id}
+    )
+    assert machine.json()["error"] == "unauthorized_client"
 
 
 @pytest.mark.parametrize(

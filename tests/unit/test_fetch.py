@@ -84,6 +84,21 @@ def test_200_json_is_decoded(httpserver):
     assert request.headers["Accept"] == "application/json"
 
 
+def test_listed_error_statuses_are_decoded_and_headers_are_sent(httpserver):
+    """An OAuth endpoint's 400 with a JSON error is an answer, when the caller says so."""
+    httpserver.expect_request("/token", headers={"Authorization": "Bearer t"}).respond_with_json(
+        {"error": "invalid_grant"}, status=400
+    )
+
+    answer = request_json(
+        httpserver.url_for("/token"), headers={"Authorization": "Bearer t"}, statuses=(200, 400)
+    )
+
+    assert answer == {"error": "invalid_grant"}
+    with pytest.raises(FetchError):
+        request_json(httpserver.url_for("/token"), headers={"Authorization": "Bearer t"})
+
+
 @pytest.mark.parametrize("status", [201, 204, 400, 404, 500, 503])
 def test_non_200_status_is_an_error(httpserver, status):
     httpserver.expect_request("/doc").respond_with_data("{}", status=status)

@@ -44,6 +44,7 @@ def metadata_urls(issuer: str) -> list[str]:
 def fetch_metadata(issuer: str) -> dict[str, Any]:
     """The first metadata document whose ``issuer`` is exactly ``issuer``."""
     last: FetchError = FetchError("not_found")
+    mismatch: FetchError | None = None
     for url in metadata_urls(issuer):
         try:
             document = request_json(url, max_bytes=METADATA_MAX_BYTES)
@@ -52,8 +53,9 @@ def fetch_metadata(issuer: str) -> dict[str, Any]:
             continue
         if isinstance(document, dict) and document.get("issuer") == issuer:
             return document
-        last = FetchError("issuer_mismatch", url)
-    raise last
+        mismatch = FetchError("issuer_mismatch", url)
+    # A document found for another issuer says more than the 404s after it.
+    raise mismatch or last
 
 
 class Discovery:

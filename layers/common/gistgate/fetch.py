@@ -178,16 +178,19 @@ def request_json(
     auth: tuple[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    headers: Mapping[str, str] | None = None,
+    statuses: tuple[int, ...] = (200,),
 ) -> Any:
     """Fetch ``url`` and decode its JSON body, within a time and size budget.
 
     Redirects are followed only to the same scheme and host (at most three).
-    Anything else (a non-200 status, a transport error, a body that is too big
-    or not JSON) raises :class:`FetchError`.
+    Anything else (a status not in ``statuses``, a transport error, a body that
+    is too big or not JSON) raises :class:`FetchError`. An OAuth endpoint that
+    answers errors as JSON with a 4xx can list those statuses.
     """
 
     with within(timeout) as deadline:
-        return _request_json(url, method, form, auth, deadline, max_bytes)
+        return _request_json(url, method, form, auth, deadline, max_bytes, headers, statuses)
 
 
 def _request_json(
@@ -197,6 +200,8 @@ def _request_json(
     auth: tuple[str, str] | None,
     deadline: float,
     max_bytes: int,
+    headers: Mapping[str, str] | None = None,
+    statuses: tuple[int, ...] = (200,),
 ) -> Any:
     import httpx
 
@@ -209,7 +214,12 @@ def _request_json(
         remaining = max(deadline - time.monotonic(), 0.05)
         try:
             with _http().stream(
-                method, url, data=form, auth=auth, timeout=httpx.Timeout(remaining)
+                method,
+                url,
+                data=form,
+                auth=auth,
+                headers=headers,
+                timeout=httpx.Timeout(remaining),
             ) as response:
                 if response.has_redirect_location:
                     target = urljoin(url, response.headers.get("location", ""))
@@ -218,7 +228,7 @@ def _request_json(
                         raise FetchError("redirect_off_host", parts.netloc)
                     url = target
                     continue
-                if response.status_code != 200:
+                if response.status_code not in statuses:
                     raise FetchError("http_status", str(response.status_code))
                 body = _read_capped(response, max_bytes, deadline)
         except httpx.TimeoutException:

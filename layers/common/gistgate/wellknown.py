@@ -98,11 +98,11 @@ class PublishedKeys:
             raise NotServedHere("this deployment's tokens come from an external issuer")
         if not self._settings.signing_key_ids:
             raise SigningKeysUnavailable("GISTGATE_SIGNING_KEY_ID is not set")
-        from gistgate.oauth.signing import KmsSigner, SigningUnavailable
+        from gistgate.oauth.signing import KmsSigner, SigningUnavailable, UnsupportedSigningKey
 
         if self._signer is None:
             self._signer = KmsSigner(self._settings.signing_key_ids)
         try:
             return self._signer.public_jwks()
-        except SigningUnavailable as exc:
+        except (SigningUnavailable, UnsupportedSigningKey) as exc:
             raise SigningKeysUnavailable(str(exc)) from None

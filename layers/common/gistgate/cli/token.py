@@ -27,8 +27,8 @@ from urllib.parse import quote_plus
 
 import httpx
 
-from gistgate.discovery import metadata_urls
-from gistgate.fetch import USER_AGENT, bounded_transport, within
+from gistgate.discovery import fetch_metadata
+from gistgate.fetch import USER_AGENT, FetchError, bounded_transport, within
 from gistgate.netguard import UnsafeUrlError, check_outbound_url
 
 AuthMethod = Literal["basic", "post"]
@@ -356,36 +356,24 @@ def _client() -> httpx.Client:
     )
 
 
-def discover_token_endpoint(
-    issuer: str, *, timeout: float = TIMEOUT, http: httpx.Client | None = None
-) -> str:
-    """The issuer's ``token_endpoint``: RFC 8414 metadata, then OpenID configuration."""
+def discover_token_endpoint(issuer: str) -> str:
+    """The issuer's ``token_endpoint``, found the way the authorizer finds a JWKS
+    (:func:`gistgate.discovery.fetch_metadata`: RFC 8414, then OpenID configuration,
+    the document's ``issuer`` matching exactly)."""
     try:
         check_outbound_url(issuer)
+        endpoint = fetch_metadata(issuer).get("token_endpoint")
     except UnsafeUrlError as exc:
         raise TokenError(f"issuer refused: {exc}") from None
-    http = http or _client()
-    tried: list[str] = []
-    for url in metadata_urls(issuer):
-        status, body = _exchange(
-            http, "GET", url, timeout=timeout, headers={"Accept": "application/json"}
-        )
-        document = _json_object(body) if status == 200 else None
-        if document is None:
-            tried.append(f"{url} (HTTP {status})")
-            continue
-        if str(document.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
-            # RFC 8414 §3.3: metadata for another issuer must not be used.
-            tried.append(f"{url} (issuer mismatch)")
-            continue
-        endpoint = document.get("token_endpoint")
-        if not isinstance(endpoint, str) or not endpoint:
-            raise TokenError(f"{url} has no token_endpoint")
-        try:
-            return check_outbound_url(endpoint)
-        except UnsafeUrlError as exc:
-            raise TokenError(f"discovered token endpoint refused: {exc}") from None
-    raise TokenError(f"no authorization server metadata for {issuer}: tried {', '.join(tried)}")
+    except FetchError as exc:
+        reason = exc.reason.replace("_", " ")
+        raise TokenError(f"no authorization server metadata for {issuer} ({reason})") from None
+    if not isinstance(endpoint, str) or not endpoint:
+        raise TokenError(f"the metadata of {issuer} has no token_endpoint")
+    try:
+        return check_outbound_url(endpoint)
+    except UnsafeUrlError as exc:
+        raise TokenError(f"discovered token endpoint refused: {exc}") from None
 
 
 # ---- the command line -------------------------------------------------------------------
@@ -474,7 +462,7 @@ def _config(args: argparse.Namespace, http: httpx.Client) -> ClientConfig:
         raise TokenError("--port only applies with --dev")
     dev = _dev_settings(args.port) if args.dev else {}
     if args.issuer:
-        endpoint = discover_token_endpoint(args.issuer, http=http)
+        endpoint = discover_token_endpoint(args.issuer)
     else:
         endpoint = args.token_endpoint or dev.get("token_endpoint")
     if not endpoint:

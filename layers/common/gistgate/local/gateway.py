@@ -37,7 +37,9 @@ from types import ModuleType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from gistgate.config import MCP_PATH
 from gistgate.gateway_responses import CORS_ALLOW_HEADERS, GatewayResponse, build_gateway_responses
+from gistgate.urls import PRM_PATH
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -217,6 +219,7 @@ class LocalGateway:
         self._auth_cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.authorizer_calls = 0
+        self._responses: dict[str, dict[str, GatewayResponse]] = {}
 
     # -- events --------------------------------------------------------------------------
 
@@ -327,10 +330,15 @@ class LocalGateway:
         )
 
     def _challenges(self, domain: str) -> dict[str, GatewayResponse]:
-        prefix = f"/{self.stage}" if self.stage_in_path else ""
-        scheme = "http" if domain.split(":")[0] in ("127.0.0.1", "localhost", "[::1]") else "https"
-        prm = f"{scheme}://{domain}{prefix}/.well-known/oauth-protected-resource/mcp"
-        return {r.response_type: r for r in build_gateway_responses(prm, self.required_scopes)}
+        """The installed gateway responses for this host (built once per host)."""
+        found = self._responses.get(domain)
+        if found is None:
+            prefix = f"/{self.stage}" if self.stage_in_path else ""
+            loopback = domain.split(":")[0] in ("127.0.0.1", "localhost", "[::1]")
+            prm = f"{'http' if loopback else 'https'}://{domain}{prefix}{PRM_PATH}{MCP_PATH}"
+            built = build_gateway_responses(prm, self.required_scopes)
+            found = self._responses[domain] = {r.response_type: r for r in built}
+        return found
 
     def _authorize(
         self,

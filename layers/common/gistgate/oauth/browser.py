@@ -84,6 +84,19 @@ def client_redirect(uri: str, params: Mapping[str, str | None]) -> str:
     return f"{uri}{'&' if '?' in uri else '?'}{query}"
 
 
+def error_redirect(uri: str, state: str | None, issuer: str, error: str, description: str) -> str:
+    """An error back to the client (RFC 6749 §4.1.2.1), with ``iss`` (RFC 9207)."""
+    return client_redirect(
+        uri, {"error": error, "error_description": description, "state": state, "iss": issuer}
+    )
+
+
+def same_browser(cookies: Mapping[str, str], base: str, bound: str) -> bool:
+    """Does this request carry the flow cookie whose hash the state was bound to?"""
+    flow = cookies.get(cookie_name(base, "flow"))
+    return bool(flow) and keys.digest(flow or "") == bound
+
+
 SCOPE_MEANINGS = {
     "read": "read your gists",
     "write": "create, change and delete gists",
@@ -131,24 +144,11 @@ class BrowserFlow:
                 400, "The redirect_uri is not one this application registered, so we stop here."
             )
         state = params.get("state")
-
-        def fail(error: OAuthError) -> ClientRedirectError:
-            return ClientRedirectError(
-                client_redirect(
-                    redirect_uri,
-                    {
-                        "error": error.error,
-                        "error_description": error.description,
-                        "state": state,
-                        "iss": base,
-                    },
-                )
-            )
-
         try:
             request = self._validate(params, client, base)
         except OAuthError as exc:
-            raise fail(exc) from None
+            location = error_redirect(redirect_uri, state, base, exc.error, exc.description)
+            raise ClientRedirectError(location) from None
         flow = cookies.get(cookie_name(base, "flow")) or secrets.token_urlsafe(32)
         our_state = secrets.token_urlsafe(32)
         verifier, challenge = pkce.new_pair()
@@ -203,8 +203,7 @@ class BrowserFlow:
         txn = self._store.take(keys.auth_transaction(state)) if state else None
         if txn is None or txn.get("kind") != kind:
             raise PageError(400, "This sign-in link has expired or was already used. Start again.")
-        flow = cookies.get(cookie_name(base, "flow"))
-        if not flow or keys.digest(flow) != txn["flow"]:
+        if not same_browser(cookies, base, txn["flow"]):
             raise PageError(403, "This sign-in was started in another browser. Start again.")
         return txn
 
@@ -214,16 +213,9 @@ class BrowserFlow:
         txn = self._take_transaction(params, cookies, base, "login")
 
         def back(error: str, description: str) -> ClientRedirectError:
+            state = txn.get("client_state")
             return ClientRedirectError(
-                client_redirect(
-                    txn["redirect_uri"],
-                    {
-                        "error": error,
-                        "error_description": description,
-                        "state": txn.get("client_state"),
-                        "iss": base,
-                    },
-                )
+                error_redirect(txn["redirect_uri"], state, base, error, description)
             )
 
         if params.get("error"):
@@ -287,21 +279,19 @@ class BrowserFlow:
         request = self._store.get(keys.consent_request(token)) if token else None
         if request is None:
             raise PageError(400, "This consent request has expired or was already answered.")
-        flow = cookies.get(cookie_name(base, "flow"))
-        if not flow or keys.digest(flow) != request["flow"]:
+        if not same_browser(cookies, base, request["flow"]):
             raise PageError(403, "This consent form was not opened in this browser.")
         if self._store.take(keys.consent_request(token)) is None:
             raise PageError(400, "This consent request has expired or was already answered.")
         if form.get("decision") != "approve":
+            state = request.get("client_state")
             return Redirect(
-                client_redirect(
+                error_redirect(
                     request["redirect_uri"],
-                    {
-                        "error": "access_denied",
-                        "error_description": "the user denied the request",
-                        "state": request.get("client_state"),
-                        "iss": base,
-                    },
+                    state,
+                    base,
+                    "access_denied",
+                    "the user denied the request",
                 )
             )
         browser = cookies.get(cookie_name(base, "browser")) or secrets.token_urlsafe(32)

@@ -45,6 +45,7 @@ from gistgate.fetch import (
     within,
 )
 from gistgate.netguard import is_loopback_host
+from gistgate.oauth.redirects import redirect_uri_problem
 
 if TYPE_CHECKING:
     import httpcore
@@ -58,8 +59,6 @@ CACHE_ENTRIES = 1024
 
 # Token endpoint auth methods a CIMD client may use: none that rests on a shared secret.
 ALLOWED_AUTH_METHODS = frozenset({"none", "private_key_jwt"})
-# RFC 8252 §7.3: native apps may use http on the loopback interface, any port.
-LOOPBACK_REDIRECT_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 _PRIVATE_MESSAGE = "The client_id URL points at a private or reserved network address."
 
 
@@ -273,23 +272,6 @@ def _string_list(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _redirect_uri_ok(uri: str) -> bool:
-    """https, or http on a loopback host (RFC 8252); no fragment, no credentials."""
-    if not _printable_ascii(uri) or "#" in uri:
-        return False
-    try:
-        parts = urlsplit(uri)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return False
-    if not host or parts.username is not None or parts.password is not None:
-        return False
-    if uri.startswith("https://"):
-        return True
-    return uri.startswith("http://") and host in LOOPBACK_REDIRECT_HOSTS
-
-
 def _https_or_none(value: Any) -> str | None:
     """An https URL worth showing on a consent page, or None (dropped, not an error)."""
     if isinstance(value, str) and value.startswith("https://") and _printable_ascii(value):
@@ -306,7 +288,7 @@ def parse_document(client_id: str, data: Any, *, fetched_at: float) -> ClientMet
             "client_id_mismatch", "The client metadata document names a different client_id."
         )
     redirect_uris = _string_list(data.get("redirect_uris"))
-    if not redirect_uris or not all(_redirect_uri_ok(uri) for uri in redirect_uris):
+    if not redirect_uris or any(redirect_uri_problem(uri) for uri in redirect_uris):
         raise CimdError(
             "bad_redirect_uris",
             "The client metadata document must list redirect_uris, each https "
@@ -343,11 +325,6 @@ def parse_document(client_id: str, data: Any, *, fetched_at: float) -> ClientMet
         logo_uri=_https_or_none(data.get("logo_uri")),
         fetched_at=fetched_at,
     )
-
-
-def redirect_uri_allowed(doc: ClientMetadataDocument, redirect_uri: str) -> bool:
-    """True if ``redirect_uri`` is listed in the document, compared as exact strings."""
-    return redirect_uri in doc.redirect_uris
 
 
 _FETCH_REASONS = {

@@ -15,9 +15,8 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from typing import Any, NamedTuple
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
-from gistgate.netguard import is_loopback_host
 from gistgate.oauth import scopes
 from gistgate.oauth.cimd import is_cimd_client_id
 from gistgate.oauth.errors import (
@@ -25,12 +24,14 @@ from gistgate.oauth.errors import (
     InvalidClientMetadata,
     InvalidRedirectUri,
 )
+from gistgate.oauth.redirects import redirect_uri_problem
 from gistgate.oauth.store import Store
 from gistgate.storage import keys
 
 PUBLIC = "none"
 AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+PUBLIC_GRANT_TYPES = ("authorization_code", "refresh_token")
 RENEW_AFTER = 86400  # renew a registration's TTL at most once a day
 MAX_REDIRECT_URIS = 10
 
@@ -51,28 +52,6 @@ class Client(NamedTuple):
     @property
     def public(self) -> bool:
         return self.auth_method == PUBLIC
-
-
-def redirect_uri_problem(uri: Any) -> str | None:
-    """Why ``uri`` cannot be a redirect URI, or None: https, or http on loopback (RFC 8252)."""
-    if not isinstance(uri, str) or not uri or len(uri) > 2000:
-        return "must be a non-empty string"
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        return "is not a valid URL"
-    if parts.fragment or "#" in uri:
-        return "must not have a fragment"
-    if not parts.hostname:
-        return "has no host"
-    if parts.username or parts.password:
-        return "must not carry credentials"
-    if parts.scheme == "https":
-        return None
-    if parts.scheme == "http" and is_loopback_host(parts.hostname):
-        return None
-    return "must use https, or http on a loopback host (127.0.0.1, [::1], localhost)"
 
 
 def _strings(value: Any, field: str) -> tuple[str, ...]:
@@ -243,7 +222,8 @@ class ClientRegistry:
             client_name=doc.client_name,
             redirect_uris=tuple(doc.redirect_uris),
             auth_method=PUBLIC,
-            grant_types=("authorization_code", "refresh_token"),
+            # What the document declares, of what a public client may use here.
+            grant_types=tuple(g for g in doc.grant_types if g in PUBLIC_GRANT_TYPES),
             scope=scopes.parse(doc.scope),
             metadata_document=True,
         )

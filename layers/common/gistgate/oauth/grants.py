@@ -19,7 +19,7 @@ import uuid
 from typing import Any, NamedTuple
 
 from gistgate.oauth import pkce
-from gistgate.oauth.errors import InvalidGrant, InvalidScope, InvalidTarget
+from gistgate.oauth.errors import InvalidGrant, InvalidScope, InvalidTarget, ServerError
 from gistgate.oauth.store import Conflict, Store
 from gistgate.storage import keys
 
@@ -102,6 +102,9 @@ class Grants:
             raise InvalidGrant("code_verifier does not match the code_challenge")
         if resource is not None and resource != item["resource"]:
             raise InvalidTarget("resource does not match the authorization request")
+        grant = Grant(item["sub"], item["client_id"], item["scope"], item["resource"])
+        # Signed before the code is spent: a KMS failure leaves the code redeemable.
+        access = self._access_token(grant, issuer)
         family = uuid.uuid4().hex
         try:
             self._store.update(
@@ -114,9 +117,8 @@ class Grants:
             raise InvalidGrant(
                 "the authorization code was already used; its tokens are revoked"
             ) from None
-        grant = Grant(item["sub"], item["client_id"], item["scope"], item["resource"])
         refresh = self._start_family(family, grant) if with_refresh else None
-        return self._issue(grant, issuer, refresh)
+        return Issued(access, self._access_ttl, grant.scope, refresh)
 
     # -- refresh tokens --------------------------------------------------------
 
@@ -166,6 +168,7 @@ class Grants:
             if wider:
                 raise InvalidScope(f"scope {' '.join(wider)} was not granted")
             grant = grant._replace(scope=" ".join(scope))
+        access = self._access_token(grant, issuer)  # before rotating, as for codes
         try:
             self._store.update(
                 key, changes, condition=condition, values={":seen": bound, ":no": False}
@@ -173,7 +176,7 @@ class Grants:
         except Conflict:
             self._revoke(family)
             raise InvalidGrant("the refresh token was already used; the grant is revoked") from None
-        return self._issue(grant, issuer, fresh)
+        return Issued(access, self._access_ttl, grant.scope, fresh)
 
     def revoke_refresh(self, token: str, client_id: str) -> None:
         """RFC 7009 for a refresh token: the family ends (unknown tokens are ignored)."""
@@ -198,9 +201,12 @@ class Grants:
 
     def client_token(self, grant: Grant, issuer: str) -> Issued:
         """client_credentials: an access token, no refresh token."""
-        return self._issue(grant, issuer, None)
+        return Issued(self._access_token(grant, issuer), self._access_ttl, grant.scope, None)
 
-    def _issue(self, grant: Grant, issuer: str, refresh: str | None) -> Issued:
+    def _access_token(self, grant: Grant, issuer: str) -> str:
+        """An RFC 9068 JWT for ``grant``, signed in KMS (KMS down: retryable, nothing spent)."""
+        from gistgate.oauth.signing import SigningUnavailable
+
         now = int(self._store.clock())
         claims = {
             "iss": issuer,
@@ -212,4 +218,7 @@ class Grants:
             "iat": now,
             "exp": now + self._access_ttl,
         }
-        return Issued(self._signer.sign(claims), self._access_ttl, grant.scope, refresh)
+        try:
+            return str(self._signer.sign(claims))
+        except SigningUnavailable:
+            raise ServerError("token signing is not available; try again") from None

@@ -16,6 +16,7 @@ from gistgate.oauth.clients import ClientRegistry, validate_registration
 from gistgate.oauth.errors import (
     InvalidClient,
     InvalidRequest,
+    InvalidTarget,
     ServerError,
     TooManyRequests,
     UnauthorizedClient,
@@ -169,8 +170,6 @@ class AuthorizationServer:
             raise UnauthorizedClient(f"this client is not registered for {grant_type}")
         resource = _field(form, "resource")
         if resource is not None and resource != resource_url(base):
-            from gistgate.oauth.errors import InvalidTarget
-
             raise InvalidTarget(f"resource must be {resource_url(base)}")
         if grant_type == "authorization_code":
             return self.grants.redeem_code(

@@ -38,48 +38,30 @@ class Upstream(Protocol):
     def identify(self, code: str, verifier: str, redirect_uri: str) -> UpstreamIdentity: ...
 
 
-def _http() -> Any:
-    import httpx
-
-    from gistgate.fetch import USER_AGENT, bounded_transport
-
-    return httpx.Client(
-        transport=bounded_transport(),
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        follow_redirects=False,
-    )
-
-
 def _post_form(url: str, form: dict[str, str], auth: tuple[str, str] | None = None) -> Any:
-    """POST a form and decode the JSON answer (any status), bounded in time."""
-    import httpx
+    """POST a form to a token endpoint; its JSON answer, a success or an OAuth error.
 
-    from gistgate.fetch import within
+    GitHub answers errors with a 200, OIDC providers with a 400 or 401: the caller
+    tells them apart by the presence of ``access_token``.
+    """
+    from gistgate.fetch import FetchError, request_json
 
     try:
-        with within(TIMEOUT), _http() as http:
-            response = http.post(url, data=form, auth=auth, timeout=TIMEOUT)
-            return response.status_code, response.json()
-    except (httpx.HTTPError, ValueError):
+        return request_json(
+            url, method="POST", form=form, auth=auth, timeout=TIMEOUT, statuses=(200, 400, 401)
+        )
+    except FetchError:
         raise UpstreamLoginFailed("the identity provider's token endpoint did not answer") from None
 
 
 def _get_json(url: str, token: str) -> Any:
-    import httpx
-
-    from gistgate.fetch import within
+    """GET with the token just issued to us (GitHub /user, OIDC userinfo)."""
+    from gistgate.fetch import FetchError, request_json
 
     try:
-        with within(TIMEOUT), _http() as http:
-            response = http.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
-    except httpx.HTTPError:
-        raise UpstreamLoginFailed("the identity provider did not answer") from None
-    if response.status_code != 200:
-        raise UpstreamLoginFailed(f"the identity provider answered {response.status_code}")
-    try:
-        return response.json()
-    except ValueError:
-        raise UpstreamLoginFailed("the identity provider's answer is not JSON") from None
+        return request_json(url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
+    except FetchError as exc:
+        raise UpstreamLoginFailed(f"the identity provider did not answer ({exc.reason})") from None
 
 
 def _token_error(body: Any) -> UpstreamLoginFailed:
@@ -111,7 +93,7 @@ class GitHubLogin:
         return f"{self._web}/login/oauth/authorize?{urlencode(query)}"
 
     def identify(self, code: str, verifier: str, redirect_uri: str) -> UpstreamIdentity:
-        status, body = _post_form(
+        body = _post_form(
             f"{self._web}/login/oauth/access_token",
             {
                 "client_id": self._client_id,
@@ -122,7 +104,7 @@ class GitHubLogin:
             },
         )
         token = body.get("access_token") if isinstance(body, dict) else None
-        if status != 200 or not isinstance(token, str):
+        if not isinstance(token, str):
             raise _token_error(body)
         user = _get_json(f"{self._api}/user", token)
         if not isinstance(user, dict) or not isinstance(user.get("id"), int):
@@ -187,9 +169,9 @@ class OidcLogin:
             "client_id": self._client_id,
         }
         auth = (self._client_id, self._secret) if self._secret else None
-        status, body = _post_form(self._endpoint("token_endpoint"), form, auth)
+        body = _post_form(self._endpoint("token_endpoint"), form, auth)
         token = body.get("access_token") if isinstance(body, dict) else None
-        if status != 200 or not isinstance(token, str):
+        if not isinstance(token, str):
             raise _token_error(body)
         info = _get_json(self._endpoint("userinfo_endpoint"), token)
         sub = info.get("sub") if isinstance(info, dict) else None

@@ -1,0 +1,39 @@
+"""The redirect URIs we accept, from a registration or a client metadata document.
+
+https, or plain http on a loopback host with any port (RFC 8252 §7.3, native
+apps). No fragment, no credentials, and nothing urlsplit would silently drop
+(tabs, newlines) or that is not printable ASCII.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from gistgate.netguard import is_loopback_host
+
+MAX_LENGTH = 2000
+
+
+def redirect_uri_problem(uri: Any) -> str | None:
+    """Why ``uri`` cannot be a redirect URI, or None."""
+    if not isinstance(uri, str) or not uri or len(uri) > MAX_LENGTH:
+        return "must be a non-empty string"
+    if not all("!" <= ch <= "~" for ch in uri):
+        return "must be printable ASCII without spaces"
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "is not a valid URL"
+    if parts.fragment or "#" in uri:
+        return "must not have a fragment"
+    if not parts.hostname:
+        return "has no host"
+    if parts.username or parts.password:
+        return "must not carry credentials"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return None
+    return "must use https, or http on a loopback host (127.0.0.1, [::1], localhost)"
