@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.mcp_stack",
     "tests.fixtures.oauth_stack",
     "tests.fixtures.dev_stack",
+    "tests.fixtures.fake_oidc",
 ]
 
 

@@ -17,6 +17,7 @@ from mcp.client.auth.utils import (
 from gistgate.local.gateway import GatewayServer, LocalGateway
 from gistgate.storage import keys
 from tests.fixtures.oauth_stack import (
+    ALICE_GITHUB_ID,
     ALICE_GITHUB_TOKEN,
     GITHUB_CLIENT_SECRET,
     Browser,
@@ -86,13 +87,14 @@ def test_github_connect_flow_stores_the_token_for_the_ticket_subject(oauth_stack
     from gistgate.connect import issue_ticket
     from gistgate.vault import TokenVault
 
-    ticket = issue_ticket(oauth_stack.aws.table, "auth0|external-user", "some-client")
+    alice = f"github|{ALICE_GITHUB_ID}"  # connect links work only for their own subject
+    ticket = issue_ticket(oauth_stack.aws.table, alice, "some-client")
     browser = Browser()
     page = browser.follow(f"{oauth_stack.base}/oauth/github/connect?ticket={ticket}", until="never")
     assert page.status_code == 200, page.text
     assert "alice" in page.text
     vault = TokenVault(oauth_stack.aws.table, oauth_stack.aws.token_key)
-    grant = vault.get("auth0|external-user")
+    grant = vault.get(alice)
     assert grant is not None
     assert grant.login == "alice"
     assert grant.access_token != ALICE_GITHUB_TOKEN  # a new token, issued to our app

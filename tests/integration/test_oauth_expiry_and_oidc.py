@@ -4,15 +4,8 @@ facade with an OpenID Connect provider as the upstream login."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import secrets
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
-
-import pytest
 
 from gistgate.storage import keys
 from tests.fixtures.oauth_stack import Flow
@@ -73,94 +66,6 @@ def test_an_expired_refresh_family_is_refused(oauth_stack):
     assert flow.refresh(client["client_id"], refresh).json()["error"] == "invalid_grant"
 
 
-class FakeOidc:
-    """A minimal OpenID provider: discovery, an auto-approving authorize, token, userinfo."""
-
-    CLIENT_ID = "gistgate-at-idp"
-    CLIENT_SECRET = "idp-secret-" + "o" * 20
-
-    def __init__(self) -> None:
-        self.codes: dict[str, dict[str, str]] = {}
-        self.tokens: dict[str, str] = {}
-        self.token_requests: list[dict[str, str]] = []
-        idp = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _json(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                if parts.path == "/.well-known/openid-configuration":
-                    return self._json(200, idp.metadata())
-                if parts.path == "/authorize":
-                    code = secrets.token_hex(8)
-                    idp.codes[code] = query
-                    location = (
-                        query["redirect_uri"]
-                        + "?"
-                        + urlencode({"code": code, "state": query["state"]})
-                    )
-                    self.send_response(302)
-                    self.send_header("Location", location)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return None
-                if parts.path == "/userinfo":
-                    token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                    if token not in idp.tokens:
-                        return self._json(401, {"error": "invalid_token"})
-                    return self._json(200, {"sub": idp.tokens[token], "email": "dana@example.com"})
-                return self._json(404, {})
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                idp.token_requests.append(form)
-                basic = base64.b64encode(f"{idp.CLIENT_ID}:{idp.CLIENT_SECRET}".encode()).decode()
-                if self.headers.get("Authorization") != f"Basic {basic}":
-                    return self._json(401, {"error": "invalid_client"})
-                request = idp.codes.pop(form.get("code", ""), None)
-                if request is None:
-                    return self._json(400, {"error": "invalid_grant"})
-                digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
-                challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-                if challenge != request["code_challenge"]:
-                    return self._json(400, {"error": "invalid_grant"})
-                token = secrets.token_hex(16)
-                idp.tokens[token] = "00u-dana"
-                return self._json(200, {"access_token": token, "token_type": "Bearer"})
-
-            def log_message(self, *args) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def metadata(self) -> dict[str, str]:
-        return {
-            "issuer": self.issuer,
-            "authorization_endpoint": self.issuer + "/authorize",
-            "token_endpoint": self.issuer + "/token",
-            "userinfo_endpoint": self.issuer + "/userinfo",
-            "jwks_uri": self.issuer + "/jwks",
-        }
-
-
-@pytest.fixture
-def oidc():
-    idp = FakeOidc()
-    yield idp
-    idp.server.shutdown()
-
-
 def test_oidc_upstream_login_issues_tokens_for_the_userinfo_subject(make_oauth_stack, oidc):
     stack = make_oauth_stack(
         UPSTREAM_IDP="oidc",
@@ -174,7 +79,8 @@ def test_oidc_upstream_login_issues_tokens_for_the_userinfo_subject(make_oauth_s
     payload = tokens["access_token"].split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["sub"] == "00u-dana"
-    assert "dana@example.com" in flow.browser.pages[0]
+    # The consent page came first and named the provider the sign-in goes to next.
+    assert "your account at 127.0.0.1" in flow.browser.pages[0]
     assert oidc.token_requests[0]["redirect_uri"] == stack.base + "/oauth/callback"
     # No GitHub login happened, so the MCP tools run on the service credential.
     response = flow.mcp(tokens["access_token"])
@@ -184,13 +90,14 @@ def test_oidc_upstream_login_issues_tokens_for_the_userinfo_subject(make_oauth_s
 def test_a_vault_that_cannot_store_the_github_token_stops_the_login_with_a_page(
     make_oauth_stack,
 ):
-    """KMS refuses the data key: no consent page, no code, a clear page (not a 500)."""
+    """KMS refuses the data key after Approve: no code, a clear page (not a 500)."""
     flow = Flow(make_oauth_stack(GISTGATE_KMS_KEY_ID="alias/no-such-key"))
     client = flow.register()
-    response = flow.browser.follow(flow.authorize_url(client["client_id"]), until="http://never")
+    callback = flow.to_callback(client["client_id"])
+    response = flow.browser.http.get(callback.headers["location"])
     assert response.status_code == 503
     assert "could not be stored" in response.text
-    assert "form_token" not in response.text
+    assert "location" not in response.headers
 
 
 def test_kms_down_at_the_token_endpoint_is_retryable_and_spends_nothing(oauth_stack, monkeypatch):

@@ -4,6 +4,7 @@ real HTTP through the local gateway, with moto and the fake GitHub login."""
 from __future__ import annotations
 
 import base64
+import html
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,8 @@ from tests.fixtures.oauth_stack import (
     Browser,
     Flow,
 )
+
+OPERATOR_IAT = "operator-iat-" + "k" * 20
 
 
 @pytest.fixture
@@ -100,13 +103,47 @@ def test_denied_consent_redirects_with_access_denied(oauth_stack):
     ],
 )
 def test_authorize_without_an_s256_challenge_is_refused(flow, params, fragment):
+    """An open-registration client's bad request is our page, never a redirect."""
     client = flow.register()
     response = flow.browser.http.get(flow.authorize_url(client["client_id"], **params))
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert fragment in html.unescape(response.text)
+    assert response.headers["content-type"].startswith("text/html")
+    assert flow.stack.github.count("GET", "/login/oauth/authorize") == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"code_challenge": None}, "invalid_request"),
+        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"resource": "https://other.example/mcp"}, "invalid_target"),
+    ],
+)
+def test_an_operator_registered_client_gets_errors_at_its_redirect_uri(
+    make_oauth_stack, params, error
+):
+    flow = Flow(make_oauth_stack(OAUTH_INITIAL_ACCESS_TOKEN=OPERATOR_IAT))
+    registered = flow.api.post(
+        "/oauth/register",
+        json={
+            "client_name": "Operator app",
+            "redirect_uris": [CLIENT_REDIRECT],
+            "token_endpoint_auth_method": "none",
+        },
+        headers={"Authorization": f"Bearer {OPERATOR_IAT}"},
+    )
+    assert registered.status_code == 201, registered.text
+    response = flow.browser.http.get(
+        flow.authorize_url(registered.json()["client_id"], **params)
+    )
     assert response.status_code == 302
     query = _query(response)
-    assert query["error"] == "invalid_request"
-    assert fragment in query["error_description"]
+    assert query["error"] == error
     assert query["state"] == "client-state-1"
+    assert query["iss"] == flow.stack.base
     assert flow.stack.github.count("GET", "/login/oauth/authorize") == 0
 
 
@@ -165,7 +202,9 @@ def test_a_resource_that_is_not_ours_is_invalid_target(flow):
     response = flow.browser.http.get(
         flow.authorize_url(client["client_id"], resource="https://other.example/mcp")
     )
-    assert _query(response)["error"] == "invalid_target"
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert "resource" in response.text
 
     code = flow.code(client["client_id"])["code"]
     token = flow.redeem(client["client_id"], code, resource="https://other.example/mcp")
@@ -219,13 +258,10 @@ def test_refresh_token_of_another_client_is_refused(flow):
 
 def test_state_replay_on_the_callback_is_refused(flow):
     client = flow.register()
-    callback = flow.browser.follow(
-        flow.authorize_url(client["client_id"]), until=flow.stack.base + "/oauth/callback"
-    )
-    url = callback.headers["location"]
+    url = flow.to_callback(client["client_id"]).headers["location"]
     first = flow.browser.http.get(url)
-    assert first.status_code == 200
-    assert FORM_TOKEN.search(first.text)
+    assert first.status_code == 302
+    assert "code" in _query(first)
     again = flow.browser.http.get(url)
     assert again.status_code == 400
     assert "expired or was already used" in again.text
@@ -233,29 +269,27 @@ def test_state_replay_on_the_callback_is_refused(flow):
 
 def test_callback_from_another_browser_is_refused(flow):
     client = flow.register()
-    callback = flow.browser.follow(
-        flow.authorize_url(client["client_id"]), until=flow.stack.base + "/oauth/callback"
-    )
+    callback = flow.to_callback(client["client_id"])
     response = httpx.get(callback.headers["location"])
     assert response.status_code == 403
-    assert FORM_TOKEN.search(response.text) is None
+    assert "location" not in response.headers
 
 
 def test_consent_post_without_the_browser_cookie_is_refused(flow):
     client = flow.register()
-    page = flow.browser.follow(flow.authorize_url(client["client_id"]), until=CLIENT_REDIRECT)
+    page = flow.consent_page(client["client_id"])
     token = FORM_TOKEN.search(page.text).group(1)
     forged = httpx.post(
         flow.stack.base + "/oauth/consent", data={"form_token": token, "decision": "approve"}
     )
     assert forged.status_code == 403
     assert "location" not in forged.headers
-    # The real browser can still answer it.
-    real = flow.browser.http.post(
-        flow.stack.base + "/oauth/consent", data={"form_token": token, "decision": "approve"}
-    )
+    assert flow.stack.github.count("GET", "/login/oauth/authorize") == 0
+    # The real browser can still answer it: on to the sign-in, then back with a code.
+    real = flow.answer(page)
     assert real.status_code == 302
-    assert "code" in _query(real)
+    back = flow.browser.follow(real.headers["location"], until=CLIENT_REDIRECT)
+    assert "code" in _query(back)
 
 
 # -- dynamic client registration ------------------------------------------------------------
@@ -326,7 +360,7 @@ def test_dcr_is_rate_limited_per_address(make_oauth_stack):
 
 @pytest.fixture
 def machine(make_oauth_stack):
-    flow = Flow(make_oauth_stack(OAUTH_INITIAL_ACCESS_TOKEN="operator-iat-" + "k" * 20))
+    flow = Flow(make_oauth_stack(OAUTH_INITIAL_ACCESS_TOKEN=OPERATOR_IAT))
     response = flow.api.post(
         "/oauth/register",
         json={
@@ -335,7 +369,7 @@ def machine(make_oauth_stack):
             "token_endpoint_auth_method": "client_secret_basic",
             "scope": "read:gists",
         },
-        headers={"Authorization": "Bearer operator-iat-" + "k" * 20},
+        headers={"Authorization": f"Bearer {OPERATOR_IAT}"},
     )
     assert response.status_code == 201, response.text
     return flow, response.json()
@@ -373,12 +407,8 @@ def test_client_credentials_with_an_unregistered_scope_is_invalid_scope(machine)
     flow, client = machine
     response = flow.api.post(
         "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "scope": "write:gists",
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-        },
+        data={"grant_type": "client_credentials", "scope": "write:gists"},
+        auth=(client["client_id"], client["client_secret"]),  # its registered method
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"

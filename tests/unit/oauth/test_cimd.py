@@ -19,7 +19,6 @@ from gistgate.oauth.cimd import (
     CimdFetcher,
     ClientMetadataDocument,
     is_cimd_client_id,
-    is_public_address,
 )
 from tests.fixtures.clock import T0, FakeClock
 
@@ -130,7 +129,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def fetcher(clock: FakeClock) -> CimdFetcher:
     """Dev-mode fetcher: the test server is plain http on loopback."""
-    return CimdFetcher(allow_private=True, timeout=2.0, clock=clock)
+    return CimdFetcher(allow_loopback=True, timeout=2.0, clock=clock)
 
 
 @pytest.fixture
@@ -207,49 +206,6 @@ def test_http_loopback_is_a_client_id_url_only_when_allowed():
     assert is_cimd_client_id("http://127.0.0.1:8080/c.json", allow_http_loopback=True)
     assert is_cimd_client_id("http://localhost/c.json", allow_http_loopback=True)
     assert not is_cimd_client_id("http://app.example.com/c.json", allow_http_loopback=True)
-
-
-@pytest.mark.parametrize(
-    "address",
-    ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"],
-)
-def test_public_addresses(address):
-    assert is_public_address(address)
-
-
-@pytest.mark.parametrize(
-    "address",
-    [
-        "10.0.0.1",
-        "172.16.5.4",
-        "192.168.1.1",
-        "127.0.0.1",
-        "127.1.2.3",
-        "169.254.169.254",  # instance metadata
-        "100.64.0.1",  # CGNAT
-        "0.0.0.0",  # unspecified
-        "224.0.0.1",
-        "240.0.0.1",
-        "255.255.255.255",
-        "192.0.2.10",  # documentation
-        "198.18.0.1",  # benchmarking
-        "::1",
-        "::",
-        "fe80::1",
-        "fd00::1",
-        "fec0::1",  # site-local
-        "ff02::1",
-        "::ffff:127.0.0.1",
-        "::ffff:169.254.169.254",
-        "2002:a00:1::",  # 6to4 for 10.0.0.1
-        "64:ff9b::a9fe:a9fe",  # NAT64 for 169.254.169.254
-        "2001:db8::1",
-        "localhost",
-        "",
-    ],
-)
-def test_non_public_addresses(address):
-    assert not is_public_address(address)
 
 
 # --- a good document and the cache ---------------------------------------------------
@@ -492,7 +448,7 @@ def test_an_undeclared_oversize_body_is_cut_while_streaming(server, fetcher):
 
 
 def test_a_body_of_exactly_the_limit_is_fine(server, clock):
-    fetcher = CimdFetcher(allow_private=True, timeout=2.0, clock=clock)
+    fetcher = CimdFetcher(allow_loopback=True, timeout=2.0, clock=clock)
     client_id = server.url("/client.json")
     body = json.dumps(document(client_id)).encode()
     server.routes["/client.json"] = reply(body + b" " * (5 * 1024 - len(body)))
@@ -518,7 +474,7 @@ def trickle_headers(handler, release):
 
 @pytest.mark.parametrize("respond", [trickle_body, trickle_headers])
 def test_a_trickling_server_is_cut_at_the_deadline(server, clock, respond):
-    fetcher = CimdFetcher(allow_private=True, timeout=0.5, clock=clock)
+    fetcher = CimdFetcher(allow_loopback=True, timeout=0.5, clock=clock)
     server.routes["/client.json"] = respond
 
     started = time.monotonic()
@@ -630,6 +586,71 @@ def test_the_connection_goes_to_the_vetted_address(monkeypatch, server, fetcher,
     assert calls == ["localhost"]
     assert connects == [("127.0.0.1", server.port)]
     assert server.hosts == [f"localhost:{server.port}"]  # Host keeps the name
+
+
+# --- dev mode opens loopback, and nothing else ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "client_id",
+    [
+        "https://10.0.0.1/client.json",
+        "https://169.254.169.254/latest/meta-data",
+        "https://192.168.1.1/client.json",
+        "https://100.64.0.1/client.json",
+        "https://0.0.0.0/client.json",  # reaches the local host on Linux, but is not loopback
+        "https://[::ffff:10.0.0.1]/client.json",
+        "https://[::ffff:127.0.0.1]/client.json",  # loopback only as a plain 127/8 or ::1
+        "https://[fd00::1]/client.json",
+        "https://[fe80::1]/client.json",
+    ],
+)
+def test_dev_mode_still_refuses_non_loopback_private_literals(fetcher, connects, client_id):
+    assert fetcher.allow_loopback
+    assert reason_of(fetcher, client_id) == "private_address"
+    assert connects == []
+
+
+@pytest.mark.parametrize(
+    "client_id", ["http://10.0.0.1/client.json", "http://169.254.169.254/latest/meta-data"]
+)
+def test_dev_mode_allows_plain_http_only_to_loopback(fetcher, connects, client_id):
+    assert reason_of(fetcher, client_id) == "unsafe_url"
+    assert connects == []
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [["10.0.0.1"], ["169.254.169.254"], ["127.0.0.1", "10.0.0.1"], ["::1", "fd00::1"]],
+)
+def test_dev_mode_refuses_a_name_resolving_to_a_private_address(
+    monkeypatch, fetcher, connects, addresses
+):
+    calls = fake_dns(monkeypatch, {"client.example.com": lambda: addresses})
+
+    assert reason_of(fetcher, "https://client.example.com/client.json") == "private_address"
+    assert calls == ["client.example.com"]
+    assert connects == []
+
+
+def test_dev_mode_fetches_a_document_on_loopback(monkeypatch, server, fetcher, connects):
+    """Loopback, literal or by name, is what dev mode is for (the fixtures above rely on it)."""
+    fake_dns(monkeypatch, {"localhost": lambda: ["127.0.0.1"]})
+    by_address = serve(server)
+    by_name = server.url("/named.json", host="localhost")
+    server.routes["/named.json"] = reply(document(by_name))
+
+    assert fetcher.get(by_address).client_id == by_address
+    assert fetcher.get(by_name).client_id == by_name
+    assert connects == [("127.0.0.1", server.port)] * 2
+
+
+@pytest.mark.parametrize(
+    "client_id", ["https://[fe80::1%25eth0]/client.json", "https://exa%6dple.com/client.json"]
+)
+def test_a_percent_in_the_host_is_refused(fetcher, connects, client_id):
+    assert reason_of(fetcher, client_id) == "unsafe_url"
+    assert connects == []
 
 
 def test_a_failed_ssrf_check_is_cached_too(monkeypatch, clock):

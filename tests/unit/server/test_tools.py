@@ -257,6 +257,9 @@ def test_connect_github_issues_a_one_time_url_with_a_hashed_ticket(make_stack):
     assert tickets[0]["pk"]["S"] == f"TICKET#{keys.digest(ticket)}"
     assert tickets[0]["sub"]["S"] == "user-alice"
     assert ticket not in str(items)
+    # The user is told the link is theirs alone and that a sign-in may come first.
+    assert "only for your account" in result["instructions"]
+    assert "sign in" in result["instructions"]
 
 
 def test_disconnect_github_revokes_at_github_and_deletes_the_grant(make_stack):

@@ -1,23 +1,36 @@
-"""The browser half of the facade: authorize → upstream login → consent → code.
+"""The browser half of the authorization server: authorize → consent → sign-in → code.
 
-Errors before the client and its redirect URI are trusted render a page (a
-redirect there would be an open redirector); later errors go back to the
-client with ``error`` and ``state``. The browser that started a flow is the
-only one that can finish it: a random flow cookie (``__Host-`` on https) is
-bound, as a hash, to the upstream transaction and to the consent request, and
-the consent form also carries its own single-use token.
+Consent comes first. Our GitHub OAuth App is one static client serving every
+client registered here, so /oauth/authorize shows our consent page before
+anything is sent upstream: Deny contacts no one and stores nothing, and the
+upstream transaction (and the upstream token the sign-in yields) is stored
+only after Approve. A browser whose gistgate session (sessions.py) already
+approved this client for these scopes gets its code at once, with no upstream
+round trip; the approval is per user and per client (consents.py).
+
+Errors found before the user has seen one of our pages are shown as our page
+for clients that are not operator-registered (DCR, CIMD): anyone can register
+a redirect URI, so redirecting there without interaction would make us an
+open redirector (RFC 9700 §4.11.2). Operator-registered clients get
+RFC 6749 §4.1.2.1 error redirects. Once the user has acted on our page,
+errors go back to the client with ``error``, ``state`` and ``iss``.
+
+The browser that started a flow is the only one that can continue it: a random
+flow cookie is bound, as a hash, to the consent request and to the sign-in
+transaction, and the consent form carries its own single-use token.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Any, NamedTuple
-from urllib.parse import urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlsplit
 
 from gistgate.config import Settings
-from gistgate.oauth import pkce, scopes
+from gistgate.oauth import scopes
 from gistgate.oauth.clients import Client, ClientRegistry
+from gistgate.oauth.consents import Consents
 from gistgate.oauth.errors import (
     InvalidClient,
     InvalidRequest,
@@ -26,86 +39,47 @@ from gistgate.oauth.errors import (
     UnsupportedResponseType,
 )
 from gistgate.oauth.grants import Grant, Grants
-from gistgate.oauth.pages import Page, consent_page, message_page
+from gistgate.oauth.pages import ConsentView, consent_page
+from gistgate.oauth.pkce import well_formed_challenge
+from gistgate.oauth.redirects import redirect_warning
+from gistgate.oauth.sessions import Sessions
+from gistgate.oauth.signin import SignIn, flow_cookie, take_transaction
 from gistgate.oauth.store import Store
-from gistgate.oauth.upstream import Upstream, UpstreamIdentity
+from gistgate.oauth.upstream import GITHUB_SCOPES, OIDC_SCOPES
+from gistgate.oauth.web import (
+    ClientRedirectError,
+    PageError,
+    PageOut,
+    Redirect,
+    client_redirect,
+    error_redirect,
+    same_browser,
+)
 from gistgate.storage import keys
 from gistgate.urls import resource_url
 
-TXN_TTL = 600
 CONSENT_TTL = 600
-REMEMBER_SECONDS = 30 * 86400
-LOGIN_CALLBACK = "/oauth/callback"
-CONNECT_CALLBACK = "/oauth/github/callback"
 CONSENT_PATH = "/oauth/consent"
-
-
-class Cookie(NamedTuple):
-    name: str
-    value: str
-    max_age: int | None = None  # None: a session cookie
-    secure: bool = True
-
-
-class Redirect(NamedTuple):
-    location: str
-    cookies: tuple[Cookie, ...] = ()
-
-
-class PageOut(NamedTuple):
-    page: Page
-    cookies: tuple[Cookie, ...] = ()
-
-
-class PageError(Exception):
-    """Shown to the user as a page: the client cannot safely be redirected to."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ClientRedirectError(Exception):
-    """Sent back to the client's redirect URI (RFC 6749 §4.1.2.1)."""
-
-    def __init__(self, location: str) -> None:
-        super().__init__("redirect with error")
-        self.location = location
-
-
-def cookie_name(base: str, name: str) -> str:
-    """``__Host-`` cookies need https; on loopback http they drop the prefix."""
-    return f"__Host-gg-{name}" if base.startswith("https://") else f"gg-{name}"
-
-
-def client_redirect(uri: str, params: Mapping[str, str | None]) -> str:
-    """``uri`` with ``params`` appended to its query (RFC 6749 §3.1.2)."""
-    query = urlencode({k: v for k, v in params.items() if v is not None})
-    return f"{uri}{'&' if '?' in uri else '?'}{query}"
-
-
-def error_redirect(uri: str, state: str | None, issuer: str, error: str, description: str) -> str:
-    """An error back to the client (RFC 6749 §4.1.2.1), with ``iss`` (RFC 9207)."""
-    return client_redirect(
-        uri, {"error": error, "error_description": description, "state": state, "iss": issuer}
-    )
-
-
-def same_browser(cookies: Mapping[str, str], base: str, bound: str) -> bool:
-    """Does this request carry the flow cookie whose hash the state was bound to?"""
-    flow = cookies.get(cookie_name(base, "flow"))
-    return bool(flow) and keys.digest(flow or "") == bound
-
+MAX_FORM_TOKEN = 128
+# prompt values (OpenID Connect Core §3.1.2.1) that ask for the page or a new sign-in.
+FORCING_PROMPTS = frozenset({"login", "consent", "select_account"})
 
 SCOPE_MEANINGS = {
     "read": "read your gists",
     "write": "create, change and delete gists",
     "admin": "administer this server (see every gist it created)",
 }
+UPSTREAM_SCOPE_MEANINGS = {
+    "gist": "create, read, change and delete your gists on GitHub",
+    "read:user": "read your GitHub profile",
+    "openid": "confirm who you are",
+    "profile": "your name",
+    "email": "your e-mail address",
+}
 
 
 class BrowserFlow:
-    """authorize, callback, consent, and the GitHub connect flow."""
+    """/oauth/authorize, /oauth/consent and /oauth/callback."""
 
     def __init__(
         self,
@@ -113,23 +87,28 @@ class BrowserFlow:
         store: Store,
         clients: ClientRegistry,
         grants: Grants,
-        upstream: Any,
+        signin: SignIn,
+        sessions: Sessions,
+        consents: Consents,
         vault: Any,
-        github_upstream: Any = None,
+        connect: Any = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._clients = clients
         self._grants = grants
-        self._upstream = upstream  # () -> Upstream, built on first use
-        self._github = github_upstream  # () -> Upstream for the connect flow
+        self._signin = signin
+        self._sessions = sessions
+        self._consents = consents
         self._vault = vault
+        self._connect = connect  # ConnectFlow: sign-ins it began come back to our callback
 
     # -- /oauth/authorize ----------------------------------------------------------
 
     def authorize(
         self, params: Mapping[str, str], cookies: Mapping[str, str], base: str
-    ) -> Redirect:
+    ) -> Redirect | PageOut:
+        self._serving()
         try:
             client = self._clients.get(params.get("client_id"))
         except InvalidClient as exc:
@@ -147,33 +126,48 @@ class BrowserFlow:
         try:
             request = self._validate(params, client, base)
         except OAuthError as exc:
+            if not client.operator_registered:
+                raise PageError(
+                    400,
+                    f"The application's sign-in request is not valid ({exc.description}). "
+                    "Nothing was sent back to it.",
+                ) from None
             location = error_redirect(redirect_uri, state, base, exc.error, exc.description)
             raise ClientRedirectError(location) from None
-        flow = cookies.get(cookie_name(base, "flow")) or secrets.token_urlsafe(32)
-        our_state = secrets.token_urlsafe(32)
-        verifier, challenge = pkce.new_pair()
+        txn = {
+            "client_id": client.client_id,
+            "redirect_uri": redirect_uri,
+            "client_state": state,
+            "challenge": params["code_challenge"],
+            **request,
+        }
+        session = self._sessions.current(cookies, base)
+        forced = FORCING_PROMPTS & set((params.get("prompt") or "").split())
+        if session is not None and not forced:
+            scope = self._entitled(request["scope"], session.sub)
+            if self._consents.covers(session.sub, client.client_id, scope):
+                return Redirect(self._code_redirect(txn, session.sub, scope, base))
+        flow, flow_set = flow_cookie(cookies, base)
+        form_token = secrets.token_urlsafe(32)
         self._store.put(
-            keys.auth_transaction(our_state),
-            {
-                "kind": "login",
-                "client_id": client.client_id,
-                "redirect_uri": redirect_uri,
-                "client_state": state,
-                "challenge": params["code_challenge"],
-                "scope": request["scope"],
-                "resource": request["resource"],
-                "verifier": verifier,
-                "flow": keys.digest(flow),
-            },
-            ttl=TXN_TTL,
+            keys.consent_request(form_token),
+            {**txn, "flow": keys.digest(flow), "session": session.digest if session else None},
+            ttl=CONSENT_TTL,
         )
-        login: Upstream = self._upstream()
-        location = login.authorize_url(our_state, challenge, base + LOGIN_CALLBACK)
-        return Redirect(location, (self._flow_cookie(base, flow),))
+        view = self._consent_view(client, txn, form_token, session.name if session else None, base)
+        return PageOut(consent_page(view), (flow_set,))
+
+    def _serving(self) -> None:
+        if self._settings.auth_mode != "builtin":
+            raise PageError(
+                404,
+                "This server does not sign people in for MCP clients: its tokens come from "
+                "its identity provider.",
+            )
 
     def _validate(self, params: Mapping[str, str], client: Client, base: str) -> dict[str, str]:
         if params.get("response_type") != "code":
-            raise UnsupportedResponseType("response_type must be 'code'")
+            raise UnsupportedResponseType("response_type must be code")
         if "authorization_code" not in client.grant_types:
             raise InvalidRequest("this client is not registered for the authorization_code grant")
         challenge = params.get("code_challenge")
@@ -181,36 +175,116 @@ class BrowserFlow:
             raise InvalidRequest("code_challenge is required (PKCE, S256)")
         if params.get("code_challenge_method") != "S256":
             raise InvalidRequest("code_challenge_method must be S256")
-        if not pkce.well_formed_challenge(challenge):
+        if not well_formed_challenge(challenge):
             raise InvalidRequest("code_challenge is not a S256 challenge (43 base64url characters)")
         if len(params.get("state") or "") > 1024:
             raise InvalidRequest("state is longer than 1024 characters")
         ours = resource_url(base)
         resource = params.get("resource") or ours
         if resource != ours:
-            raise InvalidTarget(f"resource must be {ours}")
+            raise InvalidTarget("resource must be this server's MCP endpoint")
         allowed = client.scope or scopes.supported(self._settings)
         requested = scopes.parse(params.get("scope")) or client.scope or self._settings.basic_scopes
         scopes.within(requested, allowed)
         return {"scope": scopes.join(requested), "resource": resource}
 
-    # -- /oauth/callback -------------------------------------------------------------
+    def _consent_view(
+        self,
+        client: Client,
+        txn: Mapping[str, Any],
+        form_token: str,
+        account: str | None,
+        base: str,
+    ) -> ConsentView:
+        if client.metadata_document:
+            host = urlsplit(client.client_id).hostname or client.client_id
+            note = (
+                f"This name comes from the app's metadata document, published at {host} "
+                f"(verified: {host} serves this app's client ID)."
+            )
+        elif client.operator_registered:
+            note = "This app was registered by the operator of this server."
+        else:
+            note = "The app provided this name itself when it registered; it is not verified."
+        if self._settings.upstream_idp == "github":
+            upstream, upstream_scopes = "your GitHub account", GITHUB_SCOPES
+        else:
+            issuer = urlsplit(self._settings.upstream_oidc_issuer or "").hostname or "your provider"
+            upstream, upstream_scopes = f"your account at {issuer}", OIDC_SCOPES
+        return ConsentView(
+            action=base + CONSENT_PATH,
+            form_token=form_token,
+            client_name=client.client_name,
+            client_id=client.client_id,
+            client_note=note,
+            redirect_uri=txn["redirect_uri"],
+            redirect_warning=redirect_warning(txn["redirect_uri"]),
+            scopes=[(s, self._meaning(s)) for s in txn["scope"].split()],
+            resource_name=self._settings.resource_name,
+            account=account,
+            upstream=upstream,
+            upstream_scopes=[
+                (s, UPSTREAM_SCOPE_MEANINGS.get(s, "a permission there"))
+                for s in upstream_scopes.split()
+            ],
+        )
 
-    def _take_transaction(
-        self, params: Mapping[str, str], cookies: Mapping[str, str], base: str, kind: str
-    ) -> dict[str, Any]:
-        state = params.get("state") or ""
-        txn = self._store.take(keys.auth_transaction(state)) if state else None
-        if txn is None or txn.get("kind") != kind:
-            raise PageError(400, "This sign-in link has expired or was already used. Start again.")
-        if not same_browser(cookies, base, txn["flow"]):
-            raise PageError(403, "This sign-in was started in another browser. Start again.")
-        return txn
+    # -- /oauth/consent ----------------------------------------------------------------
+
+    def consent(self, form: Mapping[str, str], cookies: Mapping[str, str], base: str) -> Redirect:
+        self._serving()
+        token = form.get("form_token") or ""
+        key = keys.consent_request(token)
+        request = self._store.get(key) if 0 < len(token) <= MAX_FORM_TOKEN else None
+        if request is None:
+            raise PageError(400, "This consent request has expired or was already answered.")
+        if not same_browser(cookies, base, request["flow"]):
+            raise PageError(403, "This consent form was not opened in this browser.")
+        if self._store.take(key) is None:
+            raise PageError(400, "This consent request has expired or was already answered.")
+        decision = form.get("decision")
+        if decision not in ("approve", "switch"):
+            # Deny: nothing is stored and nothing is sent upstream.
+            return Redirect(
+                error_redirect(
+                    request["redirect_uri"],
+                    request.get("client_state"),
+                    base,
+                    "access_denied",
+                    "the user denied the request",
+                )
+            )
+        session = self._sessions.current(cookies, base)
+        if (
+            decision == "approve"
+            and session is not None
+            and session.digest == request.get("session")
+        ):
+            scope = self._entitled(request["scope"], session.sub)
+            self._consents.remember(session.sub, request["client_id"], scope)
+            return Redirect(self._code_redirect(request, session.sub, scope, base))
+        # Approved: only now does anything go to the upstream.
+        fields = {
+            name: request.get(name)
+            for name in ("client_id", "redirect_uri", "client_state", "challenge", "scope")
+        }
+        location = self._signin.begin(
+            "login",
+            {**fields, "resource": request["resource"]},
+            request["flow"],
+            base,
+            select_account=decision == "switch",
+        )
+        return Redirect(location)
+
+    # -- /oauth/callback -------------------------------------------------------------
 
     def callback(
         self, params: Mapping[str, str], cookies: Mapping[str, str], base: str
     ) -> Redirect | PageOut:
-        txn = self._take_transaction(params, cookies, base, "login")
+        txn = take_transaction(self._store, params, cookies, base, ("login", "signin"))
+        if txn["kind"] == "signin":
+            return self._connect.after_signin(txn, params, cookies, base)
 
         def back(error: str, description: str) -> ClientRedirectError:
             state = txn.get("client_state")
@@ -220,37 +294,19 @@ class BrowserFlow:
 
         if params.get("error"):
             raise back("access_denied", "the sign-in at the identity provider was not completed")
-        login: Upstream = self._upstream()
         try:
-            who = login.identify(params.get("code") or "", txn["verifier"], base + LOGIN_CALLBACK)
+            who = self._signin.identify(txn, params, base)
         except OAuthError as exc:
             raise back("server_error", exc.description) from None
+        # The user approved before the sign-in, so the upstream token may be kept now.
         if who.github is not None:
             self._vault.put(who.sub, who.github)
+        _, session_cookie = self._sessions.open(
+            who.sub, who.name, base, replaces=self._sessions.current(cookies, base)
+        )
         scope = self._entitled(txn["scope"], who.sub)
-        browser = cookies.get(cookie_name(base, "browser"))
-        if browser:
-            remembered = self._store.get(keys.consent_grant(browser, txn["client_id"], who.sub))
-            if remembered and set(scope.split()) <= set(str(remembered["scope"]).split()):
-                return Redirect(self._code_redirect(txn, who.sub, scope, base))
-        form_token = secrets.token_urlsafe(32)
-        self._store.put(
-            keys.consent_request(form_token),
-            {**txn, "sub": who.sub, "user": who.name, "scope": scope},
-            ttl=CONSENT_TTL,
-        )
-        client = self._clients.get(txn["client_id"])
-        page = consent_page(
-            action=base + CONSENT_PATH,
-            form_token=form_token,
-            client_name=client.client_name,
-            client_id=client.client_id,
-            redirect_host=urlsplit(txn["redirect_uri"]).netloc,
-            scopes=[(s, self._meaning(s)) for s in scope.split()],
-            user=who.name,
-            resource_name=self._settings.resource_name,
-        )
-        return PageOut(page)
+        self._consents.remember(who.sub, txn["client_id"], scope)
+        return Redirect(self._code_redirect(txn, who.sub, scope, base), (session_cookie,))
 
     def _entitled(self, scope: str, sub: str) -> str:
         """The admin scope only for the configured admin subjects; others get the rest."""
@@ -272,91 +328,14 @@ class BrowserFlow:
             txn["redirect_uri"], {"code": code, "state": txn.get("client_state"), "iss": base}
         )
 
-    # -- /oauth/consent ----------------------------------------------------------------
+    # -- the GitHub connect flow (connect_flow.py) ---------------------------------------
 
-    def consent(self, form: Mapping[str, str], cookies: Mapping[str, str], base: str) -> Redirect:
-        token = form.get("form_token") or ""
-        request = self._store.get(keys.consent_request(token)) if token else None
-        if request is None:
-            raise PageError(400, "This consent request has expired or was already answered.")
-        if not same_browser(cookies, base, request["flow"]):
-            raise PageError(403, "This consent form was not opened in this browser.")
-        if self._store.take(keys.consent_request(token)) is None:
-            raise PageError(400, "This consent request has expired or was already answered.")
-        if form.get("decision") != "approve":
-            state = request.get("client_state")
-            return Redirect(
-                error_redirect(
-                    request["redirect_uri"],
-                    state,
-                    base,
-                    "access_denied",
-                    "the user denied the request",
-                )
-            )
-        browser = cookies.get(cookie_name(base, "browser")) or secrets.token_urlsafe(32)
-        self._store.put(
-            keys.consent_grant(browser, request["client_id"], request["sub"]),
-            {"scope": request["scope"]},
-            ttl=REMEMBER_SECONDS,
-            new=False,
-        )
-        location = self._code_redirect(request, request["sub"], request["scope"], base)
-        return Redirect(location, (self._cookie(base, "browser", browser, REMEMBER_SECONDS),))
-
-    # -- the GitHub connect flow (an external IdP's users link GitHub) -------------------
-
-    def connect(self, params: Mapping[str, str], cookies: Mapping[str, str], base: str) -> Redirect:
-        ticket = params.get("ticket") or ""
-        item = self._store.take(keys.connect_ticket(ticket)) if ticket else None
-        if item is None:
-            raise PageError(400, "This link has expired or was already used. Ask for a new one.")
-        flow = cookies.get(cookie_name(base, "flow")) or secrets.token_urlsafe(32)
-        state = secrets.token_urlsafe(32)
-        verifier, challenge = pkce.new_pair()
-        self._store.put(
-            keys.auth_transaction(state),
-            {
-                "kind": "connect",
-                "sub": item["sub"],
-                "verifier": verifier,
-                "flow": keys.digest(flow),
-            },
-            ttl=TXN_TTL,
-        )
-        github: Upstream = self._github()
-        location = github.authorize_url(state, challenge, base + CONNECT_CALLBACK)
-        return Redirect(location, (self._flow_cookie(base, flow),))
+    def connect(
+        self, params: Mapping[str, str], cookies: Mapping[str, str], base: str
+    ) -> Redirect | PageOut:
+        return self._connect.start(params, cookies, base)
 
     def connect_callback(
         self, params: Mapping[str, str], cookies: Mapping[str, str], base: str
     ) -> PageOut:
-        txn = self._take_transaction(params, cookies, base, "connect")
-        if params.get("error"):
-            raise PageError(400, "GitHub access was not granted; nothing was connected.")
-        github: Upstream = self._github()
-        try:
-            who: UpstreamIdentity = github.identify(
-                params.get("code") or "", txn["verifier"], base + CONNECT_CALLBACK
-            )
-        except OAuthError as exc:
-            raise PageError(
-                502, f"GitHub did not complete the connection: {exc.description}"
-            ) from None
-        assert who.github is not None
-        self._vault.put(txn["sub"], who.github)
-        return PageOut(
-            message_page(
-                200,
-                "GitHub connected",
-                f"Your GitHub account {who.name} is connected. You can close this window.",
-            )
-        )
-
-    # -- cookies -----------------------------------------------------------------------
-
-    def _cookie(self, base: str, name: str, value: str, max_age: int | None) -> Cookie:
-        return Cookie(cookie_name(base, name), value, max_age, base.startswith("https://"))
-
-    def _flow_cookie(self, base: str, flow: str) -> Cookie:
-        return self._cookie(base, "flow", flow, TXN_TTL)
+        return self._connect.callback(params, cookies, base)

@@ -8,12 +8,15 @@ to learn the client's name and redirect URIs
 That makes our server fetch URLs chosen by anyone on the internet, so the fetch
 is an SSRF surface and is fenced accordingly:
 
-* https only (plain http to loopback only with ``allow_private``, for dev/tests);
-* the host is resolved once and refused if *any* address is not globally
-  routable (private, loopback, link-local/metadata, CGNAT, reserved, and IPv6
-  forms that embed such an IPv4 address); the connection is then made to the
-  vetted address itself, while TLS SNI, certificate checks and ``Host`` keep the
-  hostname, so DNS rebinding between check and connect has no window;
+* https only (plain http to loopback only with ``allow_loopback``, for dev/tests);
+* the host is resolved once and refused if *any* address is not public by
+  :func:`gistgate.netguard.is_public_address` (every IANA special-purpose block:
+  private, loopback, link-local/metadata, CGNAT, documentation, multicast,
+  reserved, and IPv6 forms that embed or tunnel to IPv4). Dev mode
+  (``allow_loopback``) admits loopback addresses as well, and nothing else:
+  10/8 or 169.254.169.254 stay refused there too. The connection is then made
+  to the vetted address itself, while TLS SNI, certificate checks and ``Host``
+  keep the hostname, so DNS rebinding between check and connect has no window;
 * no proxies from the environment, no redirects, at most 5 KB and 5 s in total
   (a deadline on every socket operation, see :func:`gistgate.fetch.within`);
 * the document must name itself (``client_id`` byte-identical to the URL), list
@@ -44,7 +47,7 @@ from gistgate.fetch import (
     bounded_transport,
     within,
 )
-from gistgate.netguard import is_loopback_host
+from gistgate.netguard import is_loopback_address, is_loopback_host, is_public_address
 from gistgate.oauth.redirects import redirect_uri_problem
 
 if TYPE_CHECKING:
@@ -125,38 +128,9 @@ def is_cimd_client_id(client_id: str, *, allow_http_loopback: bool = False) -> b
     return not any(segment in (".", "..") for segment in segments)
 
 
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address stands for (mapped, 6to4, NAT64), if any."""
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address in ipaddress.IPv6Network("64:ff9b::/96"):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def is_public_address(address: str) -> bool:
-    """True if ``address`` (an IP literal) is globally routable, and so safe to fetch from."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(ip)
-        if embedded is not None:
-            return is_public_address(str(embedded))
-        if ip.is_site_local:
-            return False
-    unsafe = (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-    return ip.is_global and not unsafe
+def _vetted(address: str, allow_loopback: bool) -> bool:
+    """May we connect to ``address``? Public addresses, and loopback in dev mode only."""
+    return is_public_address(address) or (allow_loopback and is_loopback_address(address))
 
 
 def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
@@ -182,7 +156,7 @@ def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
     return list(dict.fromkeys(addresses))
 
 
-def _pinned_backend(allow_private: bool) -> httpcore.NetworkBackend:
+def _pinned_backend(allow_loopback: bool) -> httpcore.NetworkBackend:
     """A network backend that resolves, vets every address, and connects to a vetted one.
 
     It wraps :func:`gistgate.fetch._deadline_backend`, so the connect (and the
@@ -204,7 +178,7 @@ def _pinned_backend(allow_private: bool) -> httpcore.NetworkBackend:
         ) -> httpcore.NetworkStream:
             started = time.monotonic()
             addresses = _resolve(host, port, timeout)
-            if not allow_private and not all(is_public_address(a) for a in addresses):
+            if not all(_vetted(a, allow_loopback) for a in addresses):
                 raise CimdError("private_address", _PRIVATE_MESSAGE)
             if timeout is not None:
                 timeout = max(timeout - (time.monotonic() - started), 0.01)
@@ -232,9 +206,9 @@ def _pinned_backend(allow_private: bool) -> httpcore.NetworkBackend:
 _clients: dict[bool, httpx.Client] = {}
 
 
-def _http(allow_private: bool) -> httpx.Client:
-    """One client per process and ``allow_private``: building one costs ~50 ms of TLS setup."""
-    client = _clients.get(allow_private)
+def _http(allow_loopback: bool) -> httpx.Client:
+    """One client per process and ``allow_loopback``: building one costs ~50 ms of TLS setup."""
+    client = _clients.get(allow_loopback)
     if client is None:
         import httpcore
         import httpx
@@ -242,10 +216,10 @@ def _http(allow_private: bool) -> httpx.Client:
         transport = bounded_transport()  # checks httpx still has a pool to replace
         transport._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
-            network_backend=_pinned_backend(allow_private),
+            network_backend=_pinned_backend(allow_loopback),
             max_keepalive_connections=0,  # no idle sockets to hosts we do not control
         )
-        client = _clients[allow_private] = httpx.Client(
+        client = _clients[allow_loopback] = httpx.Client(
             transport=transport,
             follow_redirects=False,
             trust_env=False,  # a proxy would connect by name, undoing the pinning
@@ -336,21 +310,22 @@ _FETCH_REASONS = {
 class CimdFetcher:
     """Fetches, validates and caches client metadata documents.
 
-    ``allow_private`` (dev mode and tests only) admits private and loopback
-    addresses, and plain http to loopback hosts.
+    ``allow_loopback`` (dev mode and tests only) admits loopback addresses
+    (127.0.0.0/8, ::1) and plain http to loopback hosts; every other
+    non-public address stays refused.
     """
 
     def __init__(
         self,
         *,
-        allow_private: bool = False,
+        allow_loopback: bool = False,
         timeout: float = 5.0,
         max_bytes: int = 5 * 1024,
         ttl: float = 300.0,
         failure_ttl: float = FAILURE_TTL,
         clock: Clock = time.time,
     ) -> None:
-        self.allow_private = allow_private
+        self.allow_loopback = allow_loopback
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.ttl = ttl
@@ -388,18 +363,20 @@ class CimdFetcher:
         self._failures.clear()
 
     def _check_url(self, client_id: str) -> None:
-        if not is_cimd_client_id(client_id, allow_http_loopback=self.allow_private):
+        if not is_cimd_client_id(client_id, allow_http_loopback=self.allow_loopback):
             raise CimdError(
                 "unsafe_url",
                 "The client_id is not an https URL with a path (no fragment, "
                 "credentials or dot segments).",
             )
         host = urlsplit(client_id).hostname or ""
+        if "%" in host:  # an IPv6 zone id or a percent-encoded name: never a public host
+            raise CimdError("unsafe_url", "The client_id's host is not a plain name or address.")
         try:
             ipaddress.ip_address(host)
         except ValueError:
             return  # a name: vetted after resolution, at connect time
-        if not self.allow_private and not is_public_address(host):
+        if not _vetted(host, self.allow_loopback):
             raise CimdError("private_address", _PRIVATE_MESSAGE)
 
     def _fetch(self, client_id: str) -> tuple[ClientMetadataDocument, float | None]:
@@ -408,7 +385,7 @@ class CimdFetcher:
         self._check_url(client_id)
         with within(self.timeout) as deadline:
             try:
-                with _http(self.allow_private).stream(
+                with _http(self.allow_loopback).stream(
                     "GET", client_id, timeout=httpx.Timeout(self.timeout)
                 ) as response:
                     status = response.status_code

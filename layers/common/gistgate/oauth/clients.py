@@ -6,6 +6,11 @@ an https URL we fetch). Confidential clients get a secret that is shown once
 and stored only as its SHA-256. Registration is open, so what an anonymous
 registrant may ask for is limited: ``client_credentials`` and the admin scope
 need the operator's initial access token (RFC 7591 §3).
+
+Error messages are fixed text: they never echo what the request sent. At the
+token and revocation endpoints every client-authentication failure that depends
+on what is registered gives the same answer, so it cannot tell whether a
+client_id exists.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 PUBLIC_GRANT_TYPES = ("authorization_code", "refresh_token")
 RENEW_AFTER = 86400  # renew a registration's TTL at most once a day
 MAX_REDIRECT_URIS = 10
+# The one invalid_client description for an unknown client, a wrong or missing
+# secret and a method other than the registered one (no client-id enumeration).
+AUTH_FAILED = "client authentication failed"
 
 
 class Client(NamedTuple):
@@ -48,6 +56,9 @@ class Client(NamedTuple):
     secret_hash: str | None = None
     expires_at: int | None = None
     metadata_document: bool = False
+    # Registered with the operator's initial access token (never a CIMD client):
+    # the operator vouched for its redirect URIs.
+    operator_registered: bool = False
 
     @property
     def public(self) -> bool:
@@ -74,7 +85,7 @@ def validate_registration(
     grant_types = _strings(body.get("grant_types", ["authorization_code"]), "grant_types")
     for grant in grant_types:
         if grant not in GRANT_TYPES:
-            raise InvalidClientMetadata(f"grant type {grant!r} is not supported")
+            raise InvalidClientMetadata(f"grant_types may only list {', '.join(GRANT_TYPES)}")
     response_types = _strings(body.get("response_types", ["code"]), "response_types")
     if any(r != "code" for r in response_types):
         raise InvalidClientMetadata("only the response type 'code' is supported")
@@ -88,28 +99,26 @@ def validate_registration(
         redirect_uris = _strings(body.get("redirect_uris"), "redirect_uris")
         if not redirect_uris or len(redirect_uris) > MAX_REDIRECT_URIS:
             raise InvalidRedirectUri(f"redirect_uris must list 1 to {MAX_REDIRECT_URIS} URIs")
-        for uri in redirect_uris:
+        for index, uri in enumerate(redirect_uris):
             problem = redirect_uri_problem(uri)
             if problem:
-                raise InvalidRedirectUri(f"redirect URI {uri[:200]!r} {problem}")
+                # The index and our own fixed reason, never the URI itself.
+                raise InvalidRedirectUri(f"redirect_uris[{index}] {problem}")
     if "client_credentials" in grant_types:
         if method == PUBLIC:
             raise InvalidClientMetadata("client_credentials needs a confidential client")
         if not privileged:
             raise InvalidClientMetadata(
                 "client_credentials clients are registered with the operator's initial "
-                "access token (Authorization: Bearer …)"
+                "access token (Authorization: Bearer <token>)"
             )
     requested = scopes.parse(body.get("scope")) if isinstance(body.get("scope"), str) else ()
     if body.get("scope") is not None and not isinstance(body.get("scope"), str):
         raise InvalidClientMetadata("scope must be a space-separated string")
-    for scope in requested:
-        if scope not in supported_scopes:
-            raise InvalidClientMetadata(f"scope {scope!r} is not supported")
+    if any(scope not in supported_scopes for scope in requested):
+        raise InvalidClientMetadata("scope lists a scope this server does not support")
     if admin_scope in requested and not privileged:
-        raise InvalidClientMetadata(
-            f"scope {admin_scope!r} needs the operator's initial access token"
-        )
+        raise InvalidClientMetadata("the admin scope needs the operator's initial access token")
     name = body.get("client_name", "")
     if not isinstance(name, str) or len(name) > 200:
         raise InvalidClientMetadata("client_name must be a string of at most 200 characters")
@@ -157,8 +166,14 @@ class ClientRegistry:
         self._ttl = ttl_days * 86400
         self._cimd = cimd
 
-    def register(self, metadata: dict[str, Any]) -> dict[str, Any]:
-        """Store a new client; the response (with its secret, shown only now)."""
+    def register(
+        self, metadata: dict[str, Any], *, operator_registered: bool = False
+    ) -> dict[str, Any]:
+        """Store a new client; the response (with its secret, shown only now).
+
+        ``operator_registered``: the request carried the operator's initial access
+        token. Stored, not returned: it is our trust in the client, not its metadata.
+        """
         client_id = secrets.token_urlsafe(16)
         secret = (
             None if metadata["token_endpoint_auth_method"] == PUBLIC else secrets.token_urlsafe(32)
@@ -169,6 +184,7 @@ class ClientRegistry:
             {
                 **metadata,
                 "secret_hash": keys.digest(secret) if secret else None,
+                "operator_registered": operator_registered,
                 "issued_at": issued,
                 "renewed_at": issued,
             },
@@ -204,6 +220,7 @@ class ClientRegistry:
             scope=scopes.parse(item.get("scope")),
             secret_hash=item.get("secret_hash"),
             expires_at=int(item["expires_at"]),
+            operator_registered=bool(item.get("operator_registered")),
         )
 
     def _from_document(self, client_id: str) -> Client:
@@ -229,21 +246,40 @@ class ClientRegistry:
         )
 
     def authenticate(self, form: Mapping[str, str], authorization: str | None) -> Client:
-        """The client making a token or revocation request (RFC 6749 §2.3)."""
+        """The client making a token or revocation request (RFC 6749 §2.3).
+
+        The client must use the method it registered: HTTP Basic for
+        ``client_secret_basic``, ``client_id`` and ``client_secret`` in the form for
+        ``client_secret_post``, only ``client_id`` for a public client. Mistakes in
+        the request's shape are named; anything that depends on what is registered
+        (an unknown or expired client_id, a CIMD document that does not load, a
+        wrong or missing secret, another method) is the one :data:`AUTH_FAILED`, so
+        the answer does not reveal whether a client exists.
+        """
         basic = basic_credentials(authorization)
         form_id, form_secret = form.get("client_id"), form.get("client_secret")
         if basic and form_secret:
             raise InvalidClient("use one client authentication method, not two")
-        client_id, secret = basic if basic else (form_id, form_secret)
-        if basic and form_id and form_id != client_id:
+        if basic and form_id and form_id != basic[0]:
             raise InvalidClient("client_id does not match the Basic credentials")
-        client = self.get(client_id)
+        if basic:
+            (client_id, secret), method = basic, "client_secret_basic"
+        else:
+            client_id, secret = form_id, form_secret
+            method = "client_secret_post" if form_secret else PUBLIC
+        try:
+            # get()'s specific messages are for the browser flow's pages, not here.
+            client = self.get(client_id)
+        except InvalidClient:
+            raise InvalidClient(AUTH_FAILED) from None
+        if client.auth_method != method:
+            raise InvalidClient(AUTH_FAILED)
         if client.public:
-            if secret:
-                raise InvalidClient("this client is public and has no secret")
             return client
-        if not secret or not client.secret_hash:
-            raise InvalidClient("client authentication is required")
-        if not hmac.compare_digest(keys.digest(secret), client.secret_hash):
-            raise InvalidClient("client authentication failed")
+        if not (
+            secret
+            and client.secret_hash
+            and hmac.compare_digest(keys.digest(secret), client.secret_hash)
+        ):
+            raise InvalidClient(AUTH_FAILED)
         return client

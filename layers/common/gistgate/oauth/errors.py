@@ -2,10 +2,21 @@
 
 Each class carries its HTTP status and its registered ``error`` code, so the
 handler maps any of them to a response in one place. Messages are shown to
-clients: they name the parameter at fault and never echo a secret.
+clients: they are fixed text that may name the parameter at fault, and never
+echo what the request sent (nor a secret).
 """
 
 from __future__ import annotations
+
+import re
+
+# RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
+_OUTSIDE_CHARSET = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
+
+
+def safe_description(text: str) -> str:
+    """``text`` with every character outside RFC 6749 §5.2's set replaced by ``?``."""
+    return _OUTSIDE_CHARSET.sub("?", text)
 
 
 class OAuthError(Exception):
@@ -15,6 +26,9 @@ class OAuthError(Exception):
     error = "invalid_request"
 
     def __init__(self, description: str, *, retry_after: int | None = None) -> None:
+        # A safety net: messages are fixed text, but one that slipped through with a
+        # quote, a backslash or non-ASCII must still not break the charset.
+        description = safe_description(str(description))
         super().__init__(description)
         self.description = description
         self.retry_after = retry_after
@@ -96,3 +110,10 @@ class UpstreamLoginFailed(OAuthError):
 
     status = 502
     error = "server_error"
+
+
+class NotServed(OAuthError):
+    """This deployment's tokens come from an external issuer (AUTH_MODE=jwt/introspection)."""
+
+    status = 404
+    error = "invalid_request"

@@ -164,9 +164,8 @@ class Grants:
             self._revoke(family)
             raise InvalidGrant("the refresh token was already used; the grant is revoked")
         if scope:
-            wider = [s for s in scope if s not in grant.scope.split()]
-            if wider:
-                raise InvalidScope(f"scope {' '.join(wider)} was not granted")
+            if any(s not in grant.scope.split() for s in scope):
+                raise InvalidScope("scope asks for more than the refresh token was granted")
             grant = grant._replace(scope=" ".join(scope))
         access = self._access_token(grant, issuer)  # before rotating, as for codes
         try:

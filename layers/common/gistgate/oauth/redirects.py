@@ -37,3 +37,19 @@ def redirect_uri_problem(uri: Any) -> str | None:
     if parts.scheme == "http" and is_loopback_host(parts.hostname):
         return None
     return "must use https, or http on a loopback host (127.0.0.1, [::1], localhost)"
+
+
+def redirect_warning(uri: str) -> str | None:
+    """What a person should know about where a redirect URI sends them, if anything."""
+    parts = urlsplit(uri)
+    if parts.scheme == "http" and is_loopback_host(parts.hostname or ""):
+        return (
+            "This address is on your own computer: whatever program listens there "
+            "receives the answer. Approve only if you just started this from an app here."
+        )
+    if parts.scheme not in ("http", "https"):
+        return (
+            f"This address opens an app on your device ({parts.scheme}:). Any app can claim "
+            "such an address: approve only if you just started this from that app."
+        )
+    return None

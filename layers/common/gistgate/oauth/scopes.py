@@ -18,12 +18,13 @@ def supported(settings: Settings) -> tuple[str, ...]:
 def within(
     requested: tuple[str, ...], allowed: tuple[str, ...], *, what: str = "this client"
 ) -> tuple[str, ...]:
-    """``requested`` if every scope is in ``allowed``, else :class:`InvalidScope` naming them."""
-    extra = [s for s in requested if s not in allowed]
-    if extra:
-        raise InvalidScope(
-            f"scope {' '.join(extra)} is not available to {what} (allowed: {' '.join(allowed)})"
-        )
+    """``requested`` if every scope is in ``allowed``, else :class:`InvalidScope`.
+
+    The message does not name the scopes: they are the request's words (or, for a
+    metadata document, its author's), and descriptions never echo input.
+    """
+    if any(s not in allowed for s in requested):
+        raise InvalidScope(f"scope asks for a scope that is not available to {what}")
     return requested
 
 

@@ -14,9 +14,9 @@ from gistgate.oauth import scopes
 from gistgate.oauth.browser import BrowserFlow
 from gistgate.oauth.clients import ClientRegistry, validate_registration
 from gistgate.oauth.errors import (
-    InvalidClient,
     InvalidRequest,
     InvalidTarget,
+    NotServed,
     ServerError,
     TooManyRequests,
     UnauthorizedClient,
@@ -27,9 +27,11 @@ from gistgate.oauth.store import Store
 from gistgate.urls import resource_url
 
 MAX_FORM_FIELD = 4096
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
 
 def _field(form: Mapping[str, str], name: str, *, required: bool = False) -> str | None:
+    """A form value, bounded; ``name`` is always one of our parameter names, never input."""
     value = form.get(name)
     if value is not None and len(value) > MAX_FORM_FIELD:
         raise InvalidRequest(f"{name} is too long")
@@ -61,7 +63,7 @@ class AuthorizationServer:
         if self.settings.cimd_enabled:
             from gistgate.oauth.cimd import CimdFetcher
 
-            cimd = CimdFetcher(allow_private=self.settings.dev_mode)
+            cimd = CimdFetcher(allow_loopback=self.settings.dev_mode)
         return ClientRegistry(
             self.store, self.settings.client_registration_ttl_days, cimd, dev=self.settings.dev_mode
         )
@@ -77,11 +79,28 @@ class AuthorizationServer:
 
     @cached_property
     def browser(self) -> BrowserFlow:
+        from gistgate.oauth.connect_flow import ConnectFlow
+        from gistgate.oauth.consents import Consents
+        from gistgate.oauth.sessions import Sessions
+        from gistgate.oauth.signin import SignIn
         from gistgate.vault import TokenVault
 
         vault = TokenVault(self.settings.table_name, self.settings.kms_key_id)
+        sessions = Sessions(self.store)
+        signin = SignIn(self.store, self._login)
+        connect = ConnectFlow(
+            self.store, sessions, signin if self._can_sign_in() else None, self._github, vault
+        )
         return BrowserFlow(
-            self.settings, self.store, self.clients, self.grants, self._login, vault, self._github
+            self.settings,
+            self.store,
+            self.clients,
+            self.grants,
+            signin,
+            sessions,
+            Consents(self.store),
+            vault,
+            connect,
         )
 
     def _github(self) -> Any:
@@ -97,8 +116,24 @@ class AuthorizationServer:
             raise ServerError("GitHub login needs GITHUB_OAUTH_SECRET_ARN")
         return GitHubLogin(self.settings, secret)
 
+    def _oidc_issuer(self) -> str | None:
+        """Where people sign in with OIDC: the upstream, else (jwt/introspection) our issuer."""
+        if self.settings.upstream_oidc_issuer:
+            return self.settings.upstream_oidc_issuer
+        if self.settings.auth_mode != "builtin" and self.settings.issuers:
+            return self.settings.issuers[0].issuer
+        return None
+
+    def _can_sign_in(self) -> bool:
+        """Is there a provider to sign people in with (to prove who opens a connect link)?"""
+        if self.settings.auth_mode == "builtin" and self.settings.upstream_idp == "github":
+            return bool(self.settings.github_oauth_client_id)
+        return bool(self._oidc_issuer() and self.settings.upstream_oidc_client_id)
+
     def _login(self) -> Any:
-        if self.settings.upstream_idp == "github":
+        """The sign-in provider: the builtin server's upstream, or the operator's OIDC client
+        at the trusted issuer in jwt/introspection mode (for connect links only)."""
+        if self.settings.auth_mode == "builtin" and self.settings.upstream_idp == "github":
             return self._github()
         from gistgate.oauth.upstream import OidcLogin
         from gistgate.secrets import configured_secret
@@ -108,7 +143,9 @@ class AuthorizationServer:
             self.settings.upstream_oidc_secret_arn,
             "client_secret",
         )
-        return OidcLogin(self.settings, secret, self._discovery)
+        return OidcLogin(
+            self._oidc_issuer(), self.settings.upstream_oidc_client_id, secret, self._discovery
+        )
 
     @cached_property
     def _discovery(self) -> Any:
@@ -139,9 +176,16 @@ class AuthorizationServer:
             authorization[7:].strip().encode(), str(expected).encode()
         )
 
+    def serving(self) -> None:
+        """Only AUTH_MODE=builtin runs an authorization server; elsewhere its endpoints are off
+        (the connect flow stays: it proves identity at the external issuer)."""
+        if self.settings.auth_mode != "builtin":
+            raise NotServed("this server takes tokens from its external issuer, not from here")
+
     def register(self, body: Any, source_ip: str, authorization: str | None) -> dict[str, Any]:
         from gistgate.ratelimit import RateLimited, RateLimiterUnavailable
 
+        self.serving()
         try:
             self._registration_limit.acquire(f"register:{source_ip}")
         except RateLimited as exc:
@@ -150,27 +194,35 @@ class AuthorizationServer:
             ) from None
         except RateLimiterUnavailable:
             raise ServerError("storage is not answering; try again") from None
+        privileged = self._privileged(authorization)
         metadata = validate_registration(
             body,
             supported_scopes=scopes.supported(self.settings),
             default_scopes=self.settings.basic_scopes,
-            privileged=self._privileged(authorization),
+            privileged=privileged,
             admin_scope=self.settings.scope_admin,
         )
-        return self.clients.register(metadata)
+        return self.clients.register(metadata, operator_registered=privileged)
 
     # -- POST /oauth/token -------------------------------------------------------------
 
     def token(self, form: Mapping[str, str], authorization: str | None, base: str) -> Issued:
+        """RFC 6749 §3.2. Checks that do not depend on the client come before its
+        authentication, and everything that does after it, so no answer tells
+        whether a client_id exists."""
+        self.serving()
         grant_type = _field(form, "grant_type", required=True)
-        if grant_type not in ("authorization_code", "refresh_token", "client_credentials"):
-            raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported")
+        if grant_type not in GRANT_TYPES:
+            raise UnsupportedGrantType(
+                "grant_type must be authorization_code, refresh_token or client_credentials"
+            )
         client = self.clients.authenticate(form, authorization)
         if grant_type not in client.grant_types:
-            raise UnauthorizedClient(f"this client is not registered for {grant_type}")
+            raise UnauthorizedClient("this client is not registered for this grant_type")
         resource = _field(form, "resource")
         if resource is not None and resource != resource_url(base):
-            raise InvalidTarget(f"resource must be {resource_url(base)}")
+            # Not the URL itself: the base may come from the request's Host.
+            raise InvalidTarget("resource must be this server's MCP endpoint URL")
         if grant_type == "authorization_code":
             return self.grants.redeem_code(
                 _field(form, "code", required=True) or "",
@@ -191,7 +243,10 @@ class AuthorizationServer:
                 base,
             )
         if client.public:
-            raise InvalidClient("client_credentials needs a confidential client")
+            # Not reachable through registration (a public client cannot register this
+            # grant). Its authentication, by its registered method, succeeded: the grant
+            # is what it may not use (RFC 6749 §4.4, §5.2), so unauthorized_client.
+            raise UnauthorizedClient("client_credentials needs a confidential client")
         granted = scopes.within(requested or client.scope, client.scope)
         sub = f"client|{client.client_id}"
         if self.settings.scope_admin in granted and sub not in self.settings.admin_subjects:
@@ -202,11 +257,16 @@ class AuthorizationServer:
     # -- POST /oauth/revoke (RFC 7009) ---------------------------------------------------
 
     def revoke(self, form: Mapping[str, str], authorization: str | None) -> None:
-        """Refresh tokens end their family; access tokens expire on their own (documented)."""
+        """Refresh tokens end their family; access tokens expire on their own (documented).
+
+        ``token_type_hint`` is only a hint (RFC 7009 §2.1): a refresh token sent
+        as ``access_token`` (or with any other hint) is still revoked, so the hint is
+        not read at all.
+        """
+        self.serving()
         token = _field(form, "token", required=True) or ""
         client = self.clients.authenticate(form, authorization)
-        if form.get("token_type_hint") != "access_token":
-            self.grants.revoke_refresh(token, client.client_id)
+        self.grants.revoke_refresh(token, client.client_id)
 
     # -- documents ------------------------------------------------------------------------
 

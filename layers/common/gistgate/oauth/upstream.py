@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from gistgate.config import Settings
 from gistgate.oauth.errors import ServerError, UpstreamLoginFailed
+from gistgate.observability import logger
 from gistgate.vault import GitHubGrant
 
 GITHUB_SCOPES = "gist read:user"
@@ -33,7 +34,9 @@ class UpstreamIdentity(NamedTuple):
 
 
 class Upstream(Protocol):
-    def authorize_url(self, state: str, challenge: str, redirect_uri: str) -> str: ...
+    def authorize_url(
+        self, state: str, challenge: str, redirect_uri: str, *, select_account: bool = False
+    ) -> str: ...
 
     def identify(self, code: str, verifier: str, redirect_uri: str) -> UpstreamIdentity: ...
 
@@ -65,8 +68,10 @@ def _get_json(url: str, token: str) -> Any:
 
 
 def _token_error(body: Any) -> UpstreamLoginFailed:
+    """The IdP's own error text is not ours to pass on: it reaches the client's redirect."""
     code = body.get("error") if isinstance(body, dict) else None
-    return UpstreamLoginFailed(f"the identity provider refused the code ({code or 'no token'})")
+    logger.info("upstream token error", extra={"upstream_error": str(code)[:64]})
+    return UpstreamLoginFailed("the identity provider refused the code")
 
 
 class GitHubLogin:
@@ -80,7 +85,9 @@ class GitHubLogin:
         self._web = settings.github_web_url
         self._api = settings.github_api_url
 
-    def authorize_url(self, state: str, challenge: str, redirect_uri: str) -> str:
+    def authorize_url(
+        self, state: str, challenge: str, redirect_uri: str, *, select_account: bool = False
+    ) -> str:
         query = {
             "client_id": self._client_id,
             "redirect_uri": redirect_uri,
@@ -90,6 +97,8 @@ class GitHubLogin:
             "code_challenge_method": "S256",
             "allow_signup": "true",
         }
+        if select_account:
+            query["prompt"] = "select_account"  # GitHub's account picker
         return f"{self._web}/login/oauth/authorize?{urlencode(query)}"
 
     def identify(self, code: str, verifier: str, redirect_uri: str) -> UpstreamIdentity:
@@ -125,11 +134,13 @@ class GitHubLogin:
 class OidcLogin:
     """Any OpenID Connect provider, found by discovery (Cognito, Auth0, Okta, Entra, Keycloak)."""
 
-    def __init__(self, settings: Settings, client_secret: str | None, discovery: Any) -> None:
-        if not (settings.upstream_oidc_issuer and settings.upstream_oidc_client_id):
+    def __init__(
+        self, issuer: str | None, client_id: str | None, client_secret: str | None, discovery: Any
+    ) -> None:
+        if not (issuer and client_id):
             raise ServerError("OIDC login needs UPSTREAM_OIDC_ISSUER and UPSTREAM_OIDC_CLIENT_ID")
-        self._issuer = settings.upstream_oidc_issuer
-        self._client_id = settings.upstream_oidc_client_id
+        self._issuer = issuer
+        self._client_id = client_id
         self._secret = client_secret
         self._discovery = discovery
 
@@ -148,7 +159,9 @@ class OidcLogin:
         except UnsafeUrlError:
             raise UpstreamLoginFailed(f"the identity provider's {name} is not https") from None
 
-    def authorize_url(self, state: str, challenge: str, redirect_uri: str) -> str:
+    def authorize_url(
+        self, state: str, challenge: str, redirect_uri: str, *, select_account: bool = False
+    ) -> str:
         query = {
             "response_type": "code",
             "client_id": self._client_id,
@@ -158,6 +171,8 @@ class OidcLogin:
             "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
+        if select_account:
+            query["prompt"] = "select_account"
         return f"{self._endpoint('authorization_endpoint')}?{urlencode(query)}"
 
     def identify(self, code: str, verifier: str, redirect_uri: str) -> UpstreamIdentity:

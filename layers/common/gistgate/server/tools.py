@@ -200,7 +200,10 @@ def build_server(services: Services) -> MCPServer:
     @server.tool(
         description=(
             "Get a one-time URL (valid 10 minutes) that the user opens in a browser to link "
-            "their own GitHub account, so gist calls act as them. Show the URL to the user. "
+            "their own GitHub account, so gist calls act as them. Show the URL to the user: "
+            "the browser first proves it is this same user (an existing sign-in to this "
+            "server, or a new one), then GitHub asks for approval. The link works only for "
+            "the user who asked for it: opened by anyone else, it links nothing. "
             "Needs no scope."
         ),
         annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False),
@@ -227,7 +230,12 @@ def build_server(services: Services) -> MCPServer:
             return {
                 "url": connect_url(base, ticket),
                 "expires_in": 600,
-                "instructions": "Open this URL in a browser and approve access on GitHub.",
+                "instructions": (
+                    "Open this URL in your browser. It works only for your account: if the "
+                    "browser is not signed in to this server yet, you sign in first to "
+                    "confirm it is you, then approve access on GitHub. Opened by anyone "
+                    "else, it links nothing."
+                ),
             }
 
         return runner.run(identity, "connect_github", None, body)

@@ -44,7 +44,12 @@ def rate_bucket(sub: str) -> dict[str, str]:
 
 def connect_ticket(ticket: str) -> dict[str, str]:
     """A one-time GitHub connect ticket, keyed by its hash."""
-    return {PK: f"TICKET#{digest(ticket)}", SK: "TICKET"}
+    return connect_ticket_by_digest(digest(ticket))
+
+
+def connect_ticket_by_digest(ticket_digest: str) -> dict[str, str]:
+    """The same ticket, found from its hash alone (a sign-in in between keeps only that)."""
+    return {PK: f"TICKET#{ticket_digest}", SK: "TICKET"}
 
 
 # -- the builtin authorization server (issue #4) ------------------------------
@@ -65,9 +70,14 @@ def consent_request(form_token: str) -> dict[str, str]:
     return {PK: f"CONSENT#{digest(form_token)}", SK: "REQUEST"}
 
 
-def consent_grant(browser: str, client_id: str, sub: str) -> dict[str, str]:
-    """This browser's remembered approval of a client for a user."""
-    return {PK: f"BROWSER#{digest(browser)}", SK: f"APPROVED#{client_id}#{sub}"}
+def user_consent(sub: str, client_id: str) -> dict[str, str]:
+    """A user's remembered approval of one client: the per-user registry of approved clients."""
+    return {PK: f"USER#{sub}", SK: f"CONSENT#{client_id}"}
+
+
+def browser_session(session_id: str) -> dict[str, str]:
+    """A gistgate browser session (who signed in here), keyed by the cookie's hash."""
+    return {PK: f"SESSION#{digest(session_id)}", SK: "SESSION"}
 
 
 def auth_code(code: str) -> dict[str, str]:

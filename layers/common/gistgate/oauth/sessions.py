@@ -1,0 +1,75 @@
+"""gistgate browser sessions: who signed in, in this browser, through our sign-in.
+
+A session is what lets a browser prove who it is without a new upstream login:
+the consent page names the signed-in user, a remembered approval is honoured
+only for that user, and a GitHub connect link is followed only when the
+session's subject is the one the link was made for. The cookie holds 32
+random bytes; the table holds only their hash, with the subject and a bounded
+lifetime, so deleting the item ends the session (revocable server-side).
+A new sign-in always starts a new session id (no fixation).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from gistgate.oauth.store import Store
+from gistgate.oauth.web import Cookie, cookie, cookie_name
+from gistgate.storage import keys
+
+SESSION_TTL = 12 * 3600
+COOKIE = "session"
+MAX_COOKIE = 128
+
+
+class Session(NamedTuple):
+    """The signed-in user of a browser."""
+
+    session_id: str
+    sub: str
+    name: str
+
+    def __repr__(self) -> str:
+        return f"Session(sub={self.sub!r}, name={self.name!r})"
+
+    @property
+    def digest(self) -> str:
+        return keys.digest(self.session_id)
+
+
+class Sessions:
+    """Open, find and end browser sessions."""
+
+    def __init__(self, store: Store, ttl: int = SESSION_TTL) -> None:
+        self._store = store
+        self._ttl = ttl
+
+    def current(self, cookies: Mapping[str, str], base: str) -> Session | None:
+        """The live session this browser's cookie names, or None."""
+        session_id = cookies.get(cookie_name(base, COOKIE)) or ""
+        if not session_id or len(session_id) > MAX_COOKIE:
+            return None
+        item = self._store.get(keys.browser_session(session_id))
+        if item is None or not isinstance(item.get("sub"), str):
+            return None
+        return Session(session_id, item["sub"], str(item.get("name") or item["sub"]))
+
+    def open(
+        self, sub: str, name: str, base: str, replaces: Session | None = None
+    ) -> tuple[Session, Cookie]:
+        """A new session for ``sub`` (any previous one in this browser ends)."""
+        if replaces is not None:
+            self.end(replaces)
+        session_id = secrets.token_urlsafe(32)
+        self._store.put(
+            keys.browser_session(session_id),
+            {"sub": sub, "name": name, "created_at": int(self._store.clock())},
+            ttl=self._ttl,
+        )
+        return Session(session_id, sub, name), cookie(base, COOKIE, session_id, self._ttl)
+
+    def end(self, session: Session) -> None:
+        """Revoke a session: its cookie no longer names anyone."""
+        self._store.delete(keys.browser_session(session.session_id))

@@ -1,0 +1,87 @@
+"""Round trips to the sign-in identity provider, each bound to the browser that began it.
+
+Both browser flows sign people in the same way: the authorization flow after
+the user approved a client, and the GitHub connect flow when the browser has
+no gistgate session to prove who it is. The sign-in provider is the builtin
+server's upstream (GitHub or an OIDC provider) or, in ``jwt``/``introspection``
+mode, the operator's OIDC client at the trusted issuer. Our state and PKCE
+verifier live in a 10-minute transaction keyed by the state's hash, together
+with the hash of the browser's flow cookie; the callback takes it once and
+only from that browser.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from gistgate.oauth import pkce
+from gistgate.oauth.store import Store
+from gistgate.oauth.upstream import Upstream, UpstreamIdentity
+from gistgate.oauth.web import Cookie, PageError, cookie, cookie_name, same_browser
+from gistgate.storage import keys
+
+TXN_TTL = 600
+CALLBACK = "/oauth/callback"
+MAX_STATE = 128
+
+
+def flow_cookie(cookies: Mapping[str, str], base: str) -> tuple[str, Cookie]:
+    """This browser's flow id (kept if it has one) and the cookie that carries it."""
+    flow = cookies.get(cookie_name(base, "flow")) or ""
+    if not 32 <= len(flow) <= MAX_STATE:
+        flow = secrets.token_urlsafe(32)
+    return flow, cookie(base, "flow", flow, TXN_TTL)
+
+
+def take_transaction(
+    store: Store,
+    params: Mapping[str, str],
+    cookies: Mapping[str, str],
+    base: str,
+    kinds: Collection[str],
+) -> dict[str, Any]:
+    """The transaction ``state`` names, once, and only in the browser that began it."""
+    state = params.get("state") or ""
+    txn = store.take(keys.auth_transaction(state)) if 0 < len(state) <= MAX_STATE else None
+    if txn is None or txn.get("kind") not in kinds:
+        raise PageError(400, "This sign-in link has expired or was already used. Start again.")
+    if not same_browser(cookies, base, txn["flow"]):
+        raise PageError(403, "This sign-in was started in another browser. Start again.")
+    return txn
+
+
+class SignIn:
+    """Send a browser to the sign-in provider, and learn who came back."""
+
+    def __init__(self, store: Store, provider: Callable[[], Upstream]) -> None:
+        self._store = store
+        self._provider = provider  # built on first use: it may read a secret
+
+    def begin(
+        self,
+        kind: str,
+        fields: Mapping[str, Any],
+        flow_digest: str,
+        base: str,
+        *,
+        select_account: bool = False,
+    ) -> str:
+        """Store the transaction and return the provider's authorization URL."""
+        state = secrets.token_urlsafe(32)
+        verifier, challenge = pkce.new_pair()
+        self._store.put(
+            keys.auth_transaction(state),
+            {**fields, "kind": kind, "verifier": verifier, "flow": flow_digest},
+            ttl=TXN_TTL,
+        )
+        return self._provider().authorize_url(
+            state, challenge, base + CALLBACK, select_account=select_account
+        )
+
+    def identify(
+        self, txn: Mapping[str, Any], params: Mapping[str, str], base: str
+    ) -> UpstreamIdentity:
+        """Redeem the provider's code (OAuthError when it refuses)."""
+        return self._provider().identify(params.get("code") or "", txn["verifier"], base + CALLBACK)
