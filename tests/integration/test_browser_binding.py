@@ -381,3 +381,22 @@ def test_jwt_mode_runs_no_authorization_server_of_its_own(jwt_stack):
     for response in (register, token, revoke):
         assert response.status_code == 404
         assert response.json()["error"] == "invalid_request"
+
+
+def test_prompt_login_signs_in_again_even_with_a_session(stack):
+    flow = Flow(stack)
+    client = flow.register()
+    flow.code(client["client_id"])
+    page = flow.consent_page(client["client_id"], prompt="login")
+    assert "signed in as" not in page.text  # the page does not vouch for the old session
+    approved = flow.answer(page)
+    assert approved.headers["location"].startswith(stack.github.url + "/login/oauth/authorize")
+
+
+def test_a_client_name_that_reorders_the_page_is_refused_at_registration(stack):
+    response = Flow(stack).api.post(
+        "/oauth/register",
+        json={"client_name": "\u202eppA laiciffO", "redirect_uris": [CLIENT_REDIRECT]},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"

@@ -149,12 +149,20 @@ class BrowserFlow:
                 return Redirect(self._code_redirect(txn, session.sub, scope, base))
         flow, flow_set = flow_cookie(cookies, base)
         form_token = secrets.token_urlsafe(32)
+        # prompt=login/select_account: the page, then a new sign-in even if signed in.
+        reauth = bool(forced - {"consent"})
         self._store.put(
             keys.consent_request(form_token),
-            {**txn, "flow": keys.digest(flow), "session": session.digest if session else None},
+            {
+                **txn,
+                "flow": keys.digest(flow),
+                "session": session.digest if session and not reauth else None,
+                "select_account": "select_account" in forced,
+            },
             ttl=CONSENT_TTL,
         )
-        view = self._consent_view(client, txn, form_token, session.name if session else None, base)
+        account = session.name if session and not reauth else None
+        view = self._consent_view(client, txn, form_token, account, base)
         return PageOut(consent_page(view), (flow_set,))
 
     def _serving(self) -> None:
@@ -273,7 +281,7 @@ class BrowserFlow:
             {**fields, "resource": request["resource"]},
             request["flow"],
             base,
-            select_account=decision == "switch",
+            select_account=decision == "switch" or bool(request.get("select_account")),
         )
         return Redirect(location)
 

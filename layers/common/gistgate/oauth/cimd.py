@@ -48,6 +48,7 @@ from gistgate.fetch import (
     within,
 )
 from gistgate.netguard import is_loopback_address, is_loopback_host, is_public_address
+from gistgate.oauth.names import client_name_problem
 from gistgate.oauth.redirects import redirect_uri_problem
 
 if TYPE_CHECKING:
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
     import httpx
 
 MAX_URL_LENGTH = 2048
-MAX_CLIENT_NAME = 200
 MAX_CACHE_TTL = 24 * 3600.0
 FAILURE_TTL = 30.0
 CACHE_ENTRIES = 1024
@@ -276,9 +276,9 @@ def parse_document(client_id: str, data: Any, *, fetched_at: float) -> ClientMet
             "(token_endpoint_auth_method must be none or private_key_jwt).",
         )
     name = data.get("client_name", urlsplit(client_id).hostname or client_id)
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_CLIENT_NAME:
+    if client_name_problem(name):
         raise CimdError(
-            "bad_metadata", "The client_name is not a string of at most 200 characters."
+            "bad_metadata", "The client_name is not printable text of at most 200 characters."
         )
     grant_types = _string_list(data.get("grant_types", ["authorization_code"]))
     response_types = _string_list(data.get("response_types", ["code"]))

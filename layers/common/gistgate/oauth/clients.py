@@ -29,6 +29,7 @@ from gistgate.oauth.errors import (
     InvalidClientMetadata,
     InvalidRedirectUri,
 )
+from gistgate.oauth.names import client_name_problem
 from gistgate.oauth.redirects import redirect_uri_problem
 from gistgate.oauth.store import Store
 from gistgate.storage import keys
@@ -120,8 +121,8 @@ def validate_registration(
     if admin_scope in requested and not privileged:
         raise InvalidClientMetadata("the admin scope needs the operator's initial access token")
     name = body.get("client_name", "")
-    if not isinstance(name, str) or len(name) > 200:
-        raise InvalidClientMetadata("client_name must be a string of at most 200 characters")
+    if name != "" and client_name_problem(name):
+        raise InvalidClientMetadata("client_name must be printable text of at most 200 characters")
     extras: dict[str, Any] = {}
     for field in ("client_uri", "logo_uri", "tos_uri", "policy_uri"):
         value = body.get(field)
