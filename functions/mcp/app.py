@@ -11,8 +11,9 @@ from typing import Any
 from mangum import Mangum
 
 from gistgate.config import get_settings
+from gistgate.inbound import MalformedRequest
 from gistgate.observability import logger
-from gistgate.server.http import build_app
+from gistgate.server.http import build_app, check_event, malformed_response
 from gistgate.server.sdk import quiet_sdk_logs
 from gistgate.server.services import build_services
 from gistgate.server.snapstart import register_snapstart_hooks
@@ -28,6 +29,11 @@ _mangum = Mangum(app, lifespan="off")
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """One API Gateway (REST v1 or HTTP API v2) event, one MCP request."""
+    try:
+        check_event(event)
+    except MalformedRequest as exc:
+        logger.info("malformed request", extra={"error": type(exc).__name__, "part": exc.part})
+        return malformed_response(exc)
     return _mangum(event, context)
 
 

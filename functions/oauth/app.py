@@ -1,23 +1,25 @@
 """OAuth function: the builtin authorization server's endpoints and the GitHub connect flow.
 
 No authorizer in front (these endpoints are how a client gets a token). Each
-route parses the request, calls gistgate.oauth and shapes the answer; the
-error classes map to responses in the handlers at the bottom.
+route reads its input through gistgate.inbound (a malformed request is a 400,
+never a 5xx), calls gistgate.oauth and shapes the answer; the error classes
+map to responses in the handlers at the bottom.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
+from gistgate import inbound
 from gistgate.config import get_settings
+from gistgate.inbound import MalformedRequest
 from gistgate.oauth.browser import ClientRedirectError, PageError, PageOut, Redirect
-from gistgate.oauth.errors import InvalidClient, InvalidClientMetadata, OAuthError
-from gistgate.oauth.pages import PAGE_HEADERS, message_page
+from gistgate.oauth.errors import InvalidClient, OAuthError
+from gistgate.oauth.pages import PAGE_HEADERS, Page, message_page
 from gistgate.oauth.service import AuthorizationServer
 from gistgate.observability import logger
 from gistgate.responses import json_response
@@ -29,27 +31,33 @@ SERVER = AuthorizationServer(SETTINGS)
 # CORS for the endpoints browser-based clients call with fetch (register, token, revoke).
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=600))
 
+BrowserStep = Callable[[Mapping[str, str], Mapping[str, str], str], Redirect | PageOut]
+
+
+def _event() -> dict[str, Any]:
+    return app.current_event.raw_event
+
 
 def _base() -> str:
-    return base_url(SETTINGS, app.current_event.raw_event)
+    return base_url(SETTINGS, _event())
 
 
-def _query() -> dict[str, str]:
-    return dict(app.current_event.query_string_parameters or {})
+def _authorization() -> str | None:
+    return inbound.header(_event(), "Authorization")
 
 
-def _form() -> dict[str, str]:
-    body = app.current_event.decoded_body or ""
-    return dict(parse_qsl(body, keep_blank_values=False))
+def _page(page: Page) -> Response:
+    return Response(page.status, None, page.html, PAGE_HEADERS)
 
 
-def _cookies() -> dict[str, str]:
-    header = app.current_event.headers.get("cookie") or ""
-    pairs = (part.strip().partition("=") for part in header.split(";"))
-    return {name: value for name, _, value in pairs if name}
+def _log_malformed(exc: MalformedRequest) -> None:
+    logger.info(
+        "malformed request",
+        extra={"error": type(exc).__name__, "part": exc.part, "path": app.current_event.path},
+    )
 
 
-def _browser(outcome: Redirect | PageOut) -> Response:
+def _answer(outcome: Redirect | PageOut) -> Response:
     cookies = [
         Cookie(
             name=c.name,
@@ -69,54 +77,70 @@ def _browser(outcome: Redirect | PageOut) -> Response:
     return Response(outcome.page.status, None, outcome.page.html, PAGE_HEADERS, cookies)
 
 
+def _browser(step: BrowserStep, read: Callable[[Mapping[str, Any]], dict[str, str]]) -> Response:
+    """A browser endpoint: ``read`` its parameters, run the flow ``step``.
+
+    A person is looking at the answer, so a malformed request is a 400 page
+    rather than the JSON the API endpoints answer.
+    """
+    event = _event()
+    try:
+        params = read(event)
+    except MalformedRequest as exc:
+        _log_malformed(exc)
+        return _page(message_page(exc.status, "Sign-in stopped", exc.description))
+    return _answer(step(params, inbound.cookies(event), _base()))
+
+
 @app.get("/oauth/authorize")
 def authorize() -> Response:
-    return _browser(SERVER.browser.authorize(_query(), _cookies(), _base()))
+    return _browser(SERVER.browser.authorize, inbound.query)
 
 
 @app.get("/oauth/callback")
 def callback() -> Response:
-    return _browser(SERVER.browser.callback(_query(), _cookies(), _base()))
+    return _browser(SERVER.browser.callback, inbound.query)
 
 
 @app.post("/oauth/consent")
 def consent() -> Response:
-    return _browser(SERVER.browser.consent(_form(), _cookies(), _base()))
+    return _browser(SERVER.browser.consent, inbound.form)
 
 
 @app.get("/oauth/github/connect")
 def github_connect() -> Response:
-    return _browser(SERVER.browser.connect(_query(), _cookies(), _base()))
+    return _browser(SERVER.browser.connect, inbound.query)
 
 
 @app.get("/oauth/github/callback")
 def github_callback() -> Response:
-    return _browser(SERVER.browser.connect_callback(_query(), _cookies(), _base()))
+    return _browser(SERVER.browser.connect_callback, inbound.query)
 
 
 @app.post("/oauth/register")
 def register() -> Response:
-    try:
-        body = json.loads(app.current_event.decoded_body or "")
-    except ValueError:
-        raise InvalidClientMetadata("the registration request must be JSON") from None
+    body = inbound.json_body(_event())
     identity = app.current_event.request_context.identity
-    answer = SERVER.register(
-        body, identity.source_ip or "unknown", app.current_event.headers.get("authorization")
-    )
+    answer = SERVER.register(body, identity.source_ip or "unknown", _authorization())
     return json_response(201, answer)
 
 
 @app.post("/oauth/token")
 def token() -> Response:
-    issued = SERVER.token(_form(), app.current_event.headers.get("authorization"), _base())
+    issued = SERVER.token(inbound.form(_event()), _authorization(), _base())
     return json_response(200, issued.body(), headers={"Pragma": "no-cache"})
 
 
 @app.post("/oauth/revoke")
 def revoke() -> Response:
-    SERVER.revoke(_form(), app.current_event.headers.get("authorization"))
+    SERVER.revoke(inbound.form(_event()), _authorization())
     return json_response(200, {})
+
+
+@app.exception_handler(MalformedRequest)
+def malformed(exc: MalformedRequest) -> Response:
+    _log_malformed(exc)
+    return json_response(exc.status, exc.body())
 
 
 @app.exception_handler(OAuthError)
@@ -133,15 +157,13 @@ def oauth_error(exc: OAuthError) -> Response:
 @app.exception_handler(PageError)
 def page_error(exc: PageError) -> Response:
     logger.info("oauth page error", extra={"status": exc.status, "path": app.current_event.path})
-    page = message_page(exc.status, "Sign-in stopped", str(exc))
-    return Response(page.status, None, page.html, PAGE_HEADERS)
+    return _page(message_page(exc.status, "Sign-in stopped", str(exc)))
 
 
 @app.exception_handler(VaultError)
 def vault_error(exc: VaultError) -> Response:
     logger.warning("vault unavailable", extra={"error": type(exc).__name__})
-    page = message_page(503, "Try again", "Your GitHub authorization could not be stored.")
-    return Response(page.status, None, page.html, PAGE_HEADERS)
+    return _page(message_page(503, "Try again", "Your GitHub authorization could not be stored."))
 
 
 @app.exception_handler(ClientRedirectError)

@@ -14,7 +14,11 @@ handler functions Lambda runs, with no Docker:
 - the 401/403/5xx challenges from the same gateway-response definitions the
   deployment installs (``gistgate.gateway_responses``);
 - one execution environment per function: its module imported once, reused
-  warm, one invocation at a time.
+  warm, one invocation at a time;
+- what no handler sees because API Gateway answers first: a Host that is not
+  ``host[:port]`` (or is sent twice) or a malformed Content-Length is a 400,
+  and a function's answer that cannot go on the wire (a body that is not
+  UTF-8-encodable) is a 502. Nothing a client sends drops the connection.
 """
 
 from __future__ import annotations
@@ -39,12 +43,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from gistgate.config import MCP_PATH
 from gistgate.gateway_responses import CORS_ALLOW_HEADERS, GatewayResponse, build_gateway_responses
+from gistgate.inbound import MalformedRequest, authority
 from gistgate.urls import PRM_PATH
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 API_ID = "localapi01"
 FUNCTION = "AWS::Serverless::Function"
+MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway's request payload quota
 
 
 class Route(NamedTuple):
@@ -173,6 +179,35 @@ class Answer(NamedTuple):
     body: bytes
 
 
+def _internal_error() -> Answer:
+    """API Gateway's answer to a function that failed or answered something unusable."""
+    return Answer(
+        502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
+    )
+
+
+def _too_large() -> Answer:
+    return Answer(413, [("Content-Type", "application/json")], b'{"message": "Request Too Long"}')
+
+
+def _bad_request() -> Answer:
+    """What the edge answers to a request that is not HTTP it can route (RFC 9112 §3.2)."""
+    return Answer(400, [("Content-Type", "application/json")], b'{"message": "Bad Request"}')
+
+
+def _domain(multi: Mapping[str, list[str]]) -> str | None:
+    """The request's Host as ``host[:port]`` (API Gateway's domainName); None if malformed."""
+    hosts = [v for name, values in multi.items() if name.lower() == "host" for v in values]
+    if not hosts:
+        return "127.0.0.1"
+    if len(hosts) > 1:
+        return None
+    try:
+        return authority(hosts[0])
+    except MalformedRequest:
+        return None
+
+
 def _gateway_answer(response: GatewayResponse) -> Answer:
     headers = [("Content-Type", "application/json"), *response.headers.items()]
     return Answer(int(response.status_code), headers, response.body.encode())
@@ -263,7 +298,10 @@ class LocalGateway:
         body: bytes,
         source_ip: str = "127.0.0.1",
     ) -> Answer:
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+        except ValueError:  # e.g. an unclosed "[" in an absolute-form target
+            return _bad_request()
         path = parts.path
         if self.stage_in_path:
             if not path.startswith(f"/{self.stage}/"):
@@ -271,7 +309,9 @@ class LocalGateway:
             path = path[len(self.stage) + 1 :]
         headers, multi = self._headers(header_pairs)
         lower = {k.lower(): v for k, v in headers.items()}
-        domain = lower.get("host", "127.0.0.1")
+        domain = _domain(multi)
+        if domain is None:
+            return _bad_request()
         if method == "OPTIONS":
             return self._preflight()
         route = next((r for r in self.spec.routes if r.path == path and r.method == method), None)
@@ -283,7 +323,9 @@ class LocalGateway:
             if isinstance(decided, Answer):
                 return decided
             authorizer_context = decided
-        query = parse_qs(parts.query, keep_blank_values=True)
+        # Bytes that are not UTF-8 stay surrogate escapes, as in the body: the handler refuses
+        # them (gistgate.inbound) instead of seeing U+FFFD.
+        query = parse_qs(parts.query, keep_blank_values=True, errors="surrogateescape")
         context = self._context(method, path, domain, source_ip)
         if authorizer_context is not None:
             context["authorizer"] = authorizer_context
@@ -305,9 +347,7 @@ class LocalGateway:
         try:
             result = self.instances[route.function].invoke(event)
         except Exception:
-            return Answer(
-                502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
-            )
+            return _internal_error()
         return self._proxy_answer(result)
 
     def _missing_token(self) -> Answer:
@@ -395,10 +435,9 @@ class LocalGateway:
 
     @staticmethod
     def _proxy_answer(result: Any) -> Answer:
+        """The function's proxy response on the wire; one Lambda could not return is a 502."""
         if not isinstance(result, dict) or "statusCode" not in result:
-            return Answer(
-                502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
-            )
+            return _internal_error()
         out: list[tuple[str, str]] = []
         multi = result.get("multiValueHeaders") or {}
         for name, values in multi.items():
@@ -407,7 +446,14 @@ class LocalGateway:
             if name not in multi:
                 out.append((name, str(value)))
         raw = result.get("body") or ""
-        content = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
+        try:
+            # Lambda serializes the response as UTF-8 JSON: text that cannot be encoded
+            # fails there (Runtime.MarshalError), and API Gateway answers 502.
+            content = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
+            # Header values go out as their UTF-8 bytes (http.server writes latin-1).
+            out = [(k, v.encode().decode("latin-1")) for k, v in out]
+        except (ValueError, UnicodeError):
+            return _internal_error()
         return Answer(int(result["statusCode"]), out, content)
 
     def close(self) -> None:
@@ -431,25 +477,40 @@ class GatewayServer:
                 self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 super().setup()
 
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
+            def _answer(self) -> Answer:
+                declared = [v.strip() for v in self.headers.get_all("Content-Length") or ["0"]]
+                if len(declared) > 1 or not (declared[0].isascii() and declared[0].isdigit()):
+                    self.close_connection = True  # where the body ends is unknown
+                    return _bad_request()
+                length = int(declared[0]) if len(declared[0]) <= 9 else MAX_PAYLOAD + 1
+                if length > MAX_PAYLOAD:
+                    self.close_connection = True
+                    return _too_large()
                 body = self.rfile.read(length) if length else b""
-                answer = outer.gateway.handle(
-                    self.command,
-                    self.path,
-                    list(self.headers.items()),
-                    body,
-                    self.client_address[0],
-                )
+                try:
+                    return outer.gateway.handle(
+                        self.command,
+                        self.path,
+                        list(self.headers.items()),
+                        body,
+                        self.client_address[0],
+                    )
+                except Exception:  # a bug here must be an answer, not a dropped connection
+                    return _internal_error()
+
+            def _serve(self) -> None:
+                answer = self._answer()
                 self.send_response(answer.status)
                 for name, value in answer.headers:
                     if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
-                self.wfile.write(answer.body)
+                if self.command != "HEAD":
+                    self.wfile.write(answer.body)
 
-            do_GET = do_POST = do_DELETE = do_PUT = do_OPTIONS = _serve  # noqa: N815
+            # Every method API Gateway accepts; routes decide (403 where there is none).
+            do_GET = do_POST = do_DELETE = do_PUT = do_OPTIONS = do_PATCH = do_HEAD = _serve  # noqa: N815
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

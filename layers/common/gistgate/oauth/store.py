@@ -4,6 +4,11 @@ Every item carries ``expires_at`` (epoch seconds, the table's TTL attribute).
 DynamoDB deletes expired items only eventually (moto never does), so every read
 here treats an expired item as absent. Single-use items are taken with one
 conditional write, so two concurrent requests can never both succeed.
+
+A value storage cannot hold is the request's fault, not storage's: a string
+that is not UTF-8-encodable (a lone surrogate) is refused before the call, and
+DynamoDB's ``ValidationException`` (a key too long, an item too large) is a 400
+``invalid_request``, never the 503 that tells a client to retry the same thing.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gistgate.oauth.errors import ServerError
+from gistgate.oauth.errors import InvalidRequest, ServerError
+from gistgate.observability import logger
 from gistgate.storage.aws import AwsCallFailed, call
 from gistgate.storage.keys import EXPIRES_AT
 
 Key = dict[str, str]
+
+UNSTORABLE = "a value in this request cannot be stored"
 
 
 class Conflict(Exception):
@@ -25,6 +33,24 @@ class Conflict(Exception):
     def __init__(self, item: dict[str, Any] | None = None) -> None:
         super().__init__("condition failed")
         self.item = item
+
+
+def _storable(params: dict[str, Any]) -> bool:
+    """Is every string in ``params`` (names included) encodable as UTF-8?"""
+    stack: list[Any] = [params]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+    return True
 
 
 def _serializers() -> tuple[Any, Any]:
@@ -44,12 +70,18 @@ class Store:
     def _call(self, operation: str, **params: Any) -> Any:
         if not self._table:
             raise ServerError("the authorization server needs TABLE_NAME")
+        if not _storable(params):
+            raise InvalidRequest(UNSTORABLE)
         try:
             return call("dynamodb", operation, TableName=self._table, **params)
         except AwsCallFailed as exc:
             if exc.code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 old = exc.response.get("Item")
                 raise Conflict(self._decode(old) if old else None) from None
+            if exc.code == "ValidationException":
+                # Logged: a ValidationException from our own expression would be a bug.
+                logger.warning("storage refused a value", extra={"operation": operation})
+                raise InvalidRequest(UNSTORABLE) from None
             raise ServerError("storage is not answering; try again") from None
 
     def _encode(self, values: dict[str, Any]) -> dict[str, Any]:

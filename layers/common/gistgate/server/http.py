@@ -15,6 +15,11 @@ traps (aws-pitfalls.md) and how this module avoids them:
 * The caller comes from the authorizer's context, never from headers. No
   context, or an ``exp`` already past (a cached Allow can outlive its token),
   is answered 401 with the Bearer challenge and no tool runs.
+* Mangum encodes every header, the query and a text body as UTF-8, splits
+  Host on ``:`` and reads the port as an int, and raises (a 502) when it
+  cannot. :func:`check_event` refuses such an event first, and a body that
+  is not UTF-8 (JSON must be), as a 400 ``invalid_request`` (RFC 6750 §3.1);
+  what the text says is the SDK's to judge (JSON-RPC -32700 with a 400).
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
+from gistgate import inbound
 from gistgate.challenge import bearer_challenge
 from gistgate.config import Settings
+from gistgate.inbound import BadAuthority, MalformedRequest
 from gistgate.server.identity import IdentityError, identity_from_event
 from gistgate.server.sdk import SCOPE_BASE_URL, SCOPE_IDENTITY, lowlevel_server
 from gistgate.urls import BaseUrlUnknown, base_url, prm_url
@@ -51,6 +58,31 @@ async def _send_json(
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": payload})
+
+
+def check_event(event: Mapping[str, Any]) -> None:
+    """Raise :class:`MalformedRequest` for an event Mangum could not turn into ASGI."""
+    inbound.check_headers(event)
+    host = inbound.header(event, "Host")
+    if host is not None and inbound.authority(host).count(":") > 1:
+        # Mangum's split(":") needs one colon at most: an IPv6 literal with a port,
+        # which API Gateway never sends (its Host is the API's domain name).
+        raise BadAuthority("Host header")
+    port = inbound.header(event, "X-Forwarded-Port")
+    if port is not None and not (port.isascii() and port.isdigit() and len(port) <= 5):
+        raise MalformedRequest("X-Forwarded-Port header")
+    inbound.query_pairs(event)
+    inbound.body_text(event)  # JSON-RPC is UTF-8 JSON; Mangum encodes a text body strictly
+
+
+def malformed_response(exc: MalformedRequest) -> dict[str, Any]:
+    """The proxy answer (REST and HTTP API alike) to an event :func:`check_event` refused."""
+    return {
+        "statusCode": exc.status,
+        "headers": {"Content-Type": JSON, "Cache-Control": "no-store"},
+        "body": json.dumps(exc.body()),
+        "isBase64Encoded": False,
+    }
 
 
 def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
@@ -79,7 +111,7 @@ class McpEndpoint:
                 error="invalid_token",
                 error_description=description,
             )
-        except BaseUrlUnknown:
+        except ValueError:  # no base URL (BaseUrlUnknown), or one that cannot be quoted
             challenge = f'Bearer error="invalid_token", error_description="{description}"'
         await _send_json(
             send,
