@@ -13,32 +13,22 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, NamedTuple
 
-import boto3
 import pytest
 from hypothesis import event
-from moto import mock_aws
 
-from gistgate.local.fake_github import FakeGitHub
-from gistgate.local.gateway import GatewayServer, LocalGateway, read_api
-from gistgate.local.provision import provision_from_file
-from gistgate.local.template import load_template
-from gistgate.storage import aws as gistgate_aws
-from tests.fixtures.aws import REGION, Aws
+from tests.fixtures.aws import mocked_aws
 from tests.fixtures.oauth_stack import (
-    ALICE_GITHUB_ID,
     ALICE_GITHUB_TOKEN,
-    GITHUB_CLIENT_ID,
     GITHUB_CLIENT_SECRET,
     SERVICE_TOKEN,
     Flow,
     OAuthStack,
+    start_oauth_stack,
 )
 from tests.fixtures.wire import WireAnswer
 
-ROOT = Path(__file__).resolve().parents[2]
 # RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
 DESCRIPTION = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$")
 
@@ -58,54 +48,10 @@ class FuzzStack(NamedTuple):
 
 @pytest.fixture(scope="module")
 def fuzz_stack() -> Iterator[FuzzStack]:
-    from aws_lambda_powertools.utilities import parameters
-
-    from gistgate.config import get_settings
-    from gistgate.tokens.trust import resolve_trust
-
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        for name, value in {
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-        }.items():
-            env.setenv(name, value)
-        env.delenv("AWS_ENDPOINT_URL", raising=False)
-        gistgate_aws.reset()
-        parameters.clear_caches()
-        session = boto3.session.Session(region_name=REGION)
-        ids = provision_from_file(ROOT / "template.yaml", session)
-        aws = Aws(
-            session, ids["Table"], ids["TokenKey"], ids["SigningKey"], ids["GitHubServiceSecret"]
-        )
-        github = FakeGitHub().start()
-        github.add_app(GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET)
-        github.add_user(SERVICE_TOKEN, "gistgate-bot", 9000)
-        github.add_user(ALICE_GITHUB_TOKEN, "alice", ALICE_GITHUB_ID)
-        github.login_user = ALICE_GITHUB_TOKEN
-        for name, value in {
-            "AUTH_MODE": "builtin",
-            "TABLE_NAME": aws.table,
-            "GISTGATE_KMS_KEY_ID": aws.token_key,
-            "GISTGATE_SIGNING_KEY_ID": aws.signing_key,
-            "GITHUB_API_URL": github.url,
-            "GITHUB_WEB_URL": github.url,
-            "GITHUB_OAUTH_CLIENT_ID": GITHUB_CLIENT_ID,
-            "GITHUB_OAUTH_CLIENT_SECRET": GITHUB_CLIENT_SECRET,
-            "GITHUB_SERVICE_TOKEN": SERVICE_TOKEN,
-            "OAUTH_TOKEN_TYPE": "at+jwt",
-            "GISTGATE_DEV_MODE": "true",
-            # Fuzzed registrations come from one address: do not let the limit hide them.
-            "REGISTRATION_RATE_PER_MINUTE": "10000",
-        }.items():
-            env.setenv(name, value)
-        get_settings.cache_clear()
-        resolve_trust.cache_clear()
-        spec = read_api(load_template(ROOT / "template.yaml"), ROOT, {"AuthorizerTtl": "0"})
-        server = GatewayServer(LocalGateway(spec)).start()
+    with pytest.MonkeyPatch.context() as env, mocked_aws(env) as aws:
+        # Fuzzed registrations come from one address: do not let the limit hide them.
+        stack = start_oauth_stack(env, aws, REGISTRATION_RATE_PER_MINUTE="10000")
         try:
-            stack = OAuthStack(server, github, aws)
             flow = Flow(stack)
             public = flow.register()["client_id"]
             confidential = flow.register(token_endpoint_auth_method="client_secret_basic")
@@ -124,10 +70,8 @@ def fuzz_stack() -> Iterator[FuzzStack]:
                 ),
             )
         finally:
-            server.stop()
-            github.stop()
-            gistgate_aws.reset()
-            parameters.clear_caches()
+            stack.server.stop()
+            stack.github.stop()
 
 
 class Watch:

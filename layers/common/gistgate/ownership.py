@@ -16,6 +16,8 @@ import base64
 import json
 from typing import Any, NamedTuple
 
+from gistgate.inbound import MalformedRequest
+from gistgate.inbound.jsontext import decode_json
 from gistgate.storage import keys
 from gistgate.storage.aws import AwsCallFailed, call
 
@@ -65,9 +67,9 @@ def decode_cursor(cursor: str, sub: str) -> dict[str, Any]:
     """The start key a cursor stands for; it must point into ``sub``'s own items."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        plain = decode_json(base64.urlsafe_b64decode(padded.encode()), "cursor")
         pk, sk = plain[keys.PK], plain[keys.SK]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, MalformedRequest):
         raise BadCursor("the cursor is not one this server issued") from None
     prefix_pk, prefix_sk = keys.user_gists_prefix(sub)
     if pk != prefix_pk or not isinstance(sk, str) or not sk.startswith(prefix_sk):

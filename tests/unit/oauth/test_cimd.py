@@ -396,6 +396,27 @@ def test_non_json_is_refused_without_echoing_the_body(server, fetcher):
     assert "SECRET-MARKER" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"client_id": "a", "client_id": "b"}',  # which one would we have trusted?
+        b'{"client_name": NaN}',
+        b'{"client_name": "\\ud800"}',
+        b"[" * 2400 + b"]" * 2400,
+        b"\xff\xfe{}",
+    ],
+    ids=["repeated-member", "nan", "lone-surrogate", "deep", "not-utf8"],
+)
+def test_json_that_is_ambiguous_or_malformed_is_not_a_document(server, fetcher, body):
+    client_id = server.url("/client.json")
+    server.routes["/client.json"] = reply(body)
+
+    with pytest.raises(CimdError) as info:
+        fetcher.get(client_id)
+
+    assert info.value.reason == "not_json"
+
+
 def test_a_json_array_is_not_a_document(server, fetcher):
     client_id = server.url("/client.json")
     server.routes["/client.json"] = reply([client_id])

@@ -31,7 +31,6 @@ request. Every failure is a :class:`CimdError`, which callers map to OAuth
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 import threading
 import time
@@ -47,6 +46,8 @@ from gistgate.fetch import (
     bounded_transport,
     within,
 )
+from gistgate.inbound import MalformedRequest
+from gistgate.inbound.jsontext import decode_json
 from gistgate.netguard import is_loopback_address, is_loopback_host, is_public_address
 from gistgate.oauth.names import client_name_problem
 from gistgate.oauth.redirects import redirect_uri_problem
@@ -407,7 +408,7 @@ class CimdFetcher:
                     "transport", "The client metadata document could not be fetched."
                 ) from None
         try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
+            data = decode_json(body, "client metadata document")
+        except MalformedRequest:  # not UTF-8, too deep, repeated members, NaN, surrogates
             raise CimdError("not_json", "The client metadata document is not JSON.") from None
         return parse_document(client_id, data, fetched_at=self._clock()), max_age
