@@ -17,10 +17,10 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from gistgate import inbound
 from gistgate.config import get_settings
 from gistgate.inbound import MalformedRequest
-from gistgate.oauth.browser import ClientRedirectError, PageError, PageOut, Redirect
 from gistgate.oauth.errors import InvalidClient, OAuthError
 from gistgate.oauth.pages import PAGE_HEADERS, Page, message_page
 from gistgate.oauth.service import AuthorizationServer
+from gistgate.oauth.web import ClientRedirectError, PageError, PageOut, Redirect
 from gistgate.observability import logger
 from gistgate.responses import json_response
 from gistgate.urls import BaseUrlUnknown, base_url
@@ -109,12 +109,12 @@ def consent() -> Response:
 
 @app.get("/oauth/github/connect")
 def github_connect() -> Response:
-    return _browser(SERVER.browser.connect, inbound.query)
+    return _browser(SERVER.connect.start, inbound.query)
 
 
 @app.get("/oauth/github/callback")
 def github_callback() -> Response:
-    return _browser(SERVER.browser.connect_callback, inbound.query)
+    return _browser(SERVER.connect.callback, inbound.query)
 
 
 @app.post("/oauth/register")

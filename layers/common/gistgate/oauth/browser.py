@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from gistgate.config import Settings
@@ -57,6 +57,9 @@ from gistgate.oauth.web import (
 )
 from gistgate.storage import keys
 from gistgate.urls import resource_url
+
+if TYPE_CHECKING:
+    from gistgate.oauth.connect_flow import ConnectFlow
 
 CONSENT_TTL = 600
 CONSENT_PATH = "/oauth/consent"
@@ -91,7 +94,7 @@ class BrowserFlow:
         sessions: Sessions,
         consents: Consents,
         vault: Any,
-        connect: Any = None,
+        connect: ConnectFlow,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -335,15 +338,3 @@ class BrowserFlow:
         return client_redirect(
             txn["redirect_uri"], {"code": code, "state": txn.get("client_state"), "iss": base}
         )
-
-    # -- the GitHub connect flow (connect_flow.py) ---------------------------------------
-
-    def connect(
-        self, params: Mapping[str, str], cookies: Mapping[str, str], base: str
-    ) -> Redirect | PageOut:
-        return self._connect.start(params, cookies, base)
-
-    def connect_callback(
-        self, params: Mapping[str, str], cookies: Mapping[str, str], base: str
-    ) -> PageOut:
-        return self._connect.callback(params, cookies, base)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gistgate.config import Settings
 from gistgate.oauth import scopes
@@ -25,6 +25,12 @@ from gistgate.oauth.errors import (
 from gistgate.oauth.grants import Grant, Grants, Issued
 from gistgate.oauth.store import Store
 from gistgate.urls import resource_url
+
+if TYPE_CHECKING:
+    from gistgate.oauth.connect_flow import ConnectFlow
+    from gistgate.oauth.sessions import Sessions
+    from gistgate.oauth.signin import SignIn
+    from gistgate.vault import TokenVault
 
 MAX_FORM_FIELD = 4096
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -79,29 +85,46 @@ class AuthorizationServer:
 
     @cached_property
     def browser(self) -> BrowserFlow:
-        from gistgate.oauth.connect_flow import ConnectFlow
+        """/oauth/authorize, /oauth/consent and the sign-in callback."""
         from gistgate.oauth.consents import Consents
-        from gistgate.oauth.sessions import Sessions
-        from gistgate.oauth.signin import SignIn
-        from gistgate.vault import TokenVault
 
-        vault = TokenVault(self.settings.table_name, self.settings.kms_key_id)
-        sessions = Sessions(self.store)
-        signin = SignIn(self.store, self._login)
-        connect = ConnectFlow(
-            self.store, sessions, signin if self._can_sign_in() else None, self._github, vault
-        )
         return BrowserFlow(
             self.settings,
             self.store,
             self.clients,
             self.grants,
-            signin,
-            sessions,
+            self._signin,
+            self._sessions,
             Consents(self.store),
-            vault,
-            connect,
+            self._vault,
+            self.connect,
         )
+
+    @cached_property
+    def connect(self) -> ConnectFlow:
+        """The GitHub connect link and its callback."""
+        from gistgate.oauth.connect_flow import ConnectFlow
+
+        signin = self._signin if self._can_sign_in() else None
+        return ConnectFlow(self.store, self._sessions, signin, self._github, self._vault)
+
+    @cached_property
+    def _sessions(self) -> Sessions:
+        from gistgate.oauth.sessions import Sessions
+
+        return Sessions(self.store)
+
+    @cached_property
+    def _signin(self) -> SignIn:
+        from gistgate.oauth.signin import SignIn
+
+        return SignIn(self.store, self._login)
+
+    @cached_property
+    def _vault(self) -> TokenVault:
+        from gistgate.vault import TokenVault
+
+        return TokenVault(self.settings.table_name, self.settings.kms_key_id)
 
     def _github(self) -> Any:
         from gistgate.oauth.upstream import GitHubLogin
