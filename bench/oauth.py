@@ -103,7 +103,83 @@ def token_endpoint() -> dict[str, Any]:
                 "refresh_token": summary(timed(rotate, N_CALLS, warmup=20)),
             }
         stats["kms_sign"], stats["local_sign"] = _signing(server.signer)
+        with quiet_stdout():
+            stats.update(_authorize(app, client_id, challenge, context))
+        stats.update(_decoding())
         return stats
+
+
+def _authorize_event(query: dict[str, str], cookie: str | None) -> dict[str, Any]:
+    event = proxy_event(
+        "/oauth/authorize",
+        headers={"Cookie": cookie} if cookie else None,
+        domain="abc123.execute-api.us-east-1.amazonaws.com",
+    )
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    return event
+
+
+def _authorize(app: Any, client_id: str, challenge: str, context: Any) -> dict[str, Any]:
+    """GET /oauth/authorize: the consent page (signed out: the page comes before any
+    upstream contact) and the remembered approval of a signed-in user (a code at once)."""
+    from gistgate.oauth.consents import Consents
+    from gistgate.oauth.sessions import Sessions
+
+    store = app.SERVER.store
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": "http://127.0.0.1:9/cb",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "scope": "read:gists write:gists",
+        "state": "bench",
+    }
+    _, cookie = Sessions(store).open("github|1", "bench", BASE)
+    Consents(store).remember("github|1", client_id, "read:gists write:gists")
+    page = _authorize_event(query, None)
+    remembered = _authorize_event(query, f"{cookie.name}={cookie.value}")
+
+    def consent_page() -> None:
+        result = app.handler(page, context)
+        assert result["statusCode"] == 200, result["body"][:200]
+
+    def code_at_once() -> None:
+        result = app.handler(remembered, context)
+        assert result["statusCode"] == 302, result["body"][:200]
+
+    return {
+        "authorize_consent_page": summary(timed(consent_page, N_CALLS, warmup=20)),
+        "authorize_remembered": summary(timed(code_at_once, N_CALLS, warmup=20)),
+    }
+
+
+def _decoding() -> dict[str, Any]:
+    """The strict form decoder (repeats refused, strict UTF-8) next to parse_qsl."""
+    from urllib.parse import parse_qsl
+
+    from bench.util import interleaved
+    from gistgate import inbound
+
+    event = _token_event(
+        {
+            "grant_type": "authorization_code",
+            "code": "c" * 43,
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "code_verifier": "v" * 43,
+            "client_id": "client-" + "x" * 20,
+            "resource": BASE + "/mcp",
+        }
+    )
+    samples = interleaved(
+        {
+            "inbound_form": lambda: inbound.form(event),
+            "parse_qsl": lambda: dict(parse_qsl(event["body"])),
+        },
+        20_000,
+    )
+    return {name: summary(values) for name, values in samples.items()}
 
 
 def _signing(signer: Any) -> tuple[dict[str, float], dict[str, float]]:

@@ -199,6 +199,18 @@ def oauth_benchmarks(results: dict[str, object]) -> None:
         f"  one KMS Sign (moto: indicative only)  p50 {kms['p50'] / 1000:>6.2f} ms; a local ES256 "
         f"sign {local['p50'] / 1000:.3f} ms ({kms['p50'] / local['p50']:.0f}x)"
     )
+    print("== OAuth: GET /oauth/authorize through the handler (consent first)")
+    for name, label in (
+        ("authorize_consent_page", "signed out: the consent page"),
+        ("authorize_remembered", "signed in, approved before: a code"),
+    ):
+        row = stats[name]
+        print(f"  {label:<36} p50 {row['p50'] / 1000:>6.2f} ms  p99 {row['p99'] / 1000:>6.2f} ms")
+    strict, loose = stats["inbound_form"], stats["parse_qsl"]
+    print(
+        f"  token form decode, strict (inbound.form) p50 {strict['p50']:.1f} us vs "
+        f"dict(parse_qsl) {loose['p50']:.1f} us ({strict['p50'] / loose['p50']:.1f}x, side by side)"
+    )
 
 
 def local_stack_benchmarks(results: dict[str, object]) -> None:
