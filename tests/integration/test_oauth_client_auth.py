@@ -55,18 +55,7 @@ def missing_documents() -> Iterator[str]:
 
 def _machine(flow: Flow) -> dict[str, Any]:
     """A client_credentials client, registered with the operator's initial access token."""
-    response = flow.api.post(
-        "/oauth/register",
-        json={
-            "client_name": "nightly job",
-            "grant_types": ["client_credentials"],
-            "token_endpoint_auth_method": "client_secret_basic",
-            "scope": "read:gists",
-        },
-        headers={"Authorization": f"Bearer {IAT}"},
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
+    return flow.register_as_operator(IAT, **MACHINE_CLIENT)
 
 
 def _basic(client_id: str, secret: str) -> str:

@@ -17,6 +17,7 @@ from tests.fixtures.oauth_stack import (
     ALICE_GITHUB_ID,
     CLIENT_REDIRECT,
     FORM_TOKEN,
+    MACHINE_CLIENT,
     Browser,
     Flow,
 )
@@ -126,19 +127,13 @@ def test_an_operator_registered_client_gets_errors_at_its_redirect_uri(
     make_oauth_stack, params, error
 ):
     flow = Flow(make_oauth_stack(OAUTH_INITIAL_ACCESS_TOKEN=OPERATOR_IAT))
-    registered = flow.api.post(
-        "/oauth/register",
-        json={
-            "client_name": "Operator app",
-            "redirect_uris": [CLIENT_REDIRECT],
-            "token_endpoint_auth_method": "none",
-        },
-        headers={"Authorization": f"Bearer {OPERATOR_IAT}"},
+    registered = flow.register_as_operator(
+        OPERATOR_IAT,
+        client_name="Operator app",
+        redirect_uris=[CLIENT_REDIRECT],
+        token_endpoint_auth_method="none",
     )
-    assert registered.status_code == 201, registered.text
-    response = flow.browser.http.get(
-        flow.authorize_url(registered.json()["client_id"], **params)
-    )
+    response = flow.browser.http.get(flow.authorize_url(registered["client_id"], **params))
     assert response.status_code == 302
     query = _query(response)
     assert query["error"] == error
@@ -361,18 +356,7 @@ def test_dcr_is_rate_limited_per_address(make_oauth_stack):
 @pytest.fixture
 def machine(make_oauth_stack):
     flow = Flow(make_oauth_stack(OAUTH_INITIAL_ACCESS_TOKEN=OPERATOR_IAT))
-    response = flow.api.post(
-        "/oauth/register",
-        json={
-            "client_name": "nightly job",
-            "grant_types": ["client_credentials"],
-            "token_endpoint_auth_method": "client_secret_basic",
-            "scope": "read:gists",
-        },
-        headers={"Authorization": f"Bearer {OPERATOR_IAT}"},
-    )
-    assert response.status_code == 201, response.text
-    return flow, response.json()
+    return flow, flow.register_as_operator(OPERATOR_IAT, **MACHINE_CLIENT)
 
 
 def test_client_credentials_token_carries_the_client_as_subject(machine):
