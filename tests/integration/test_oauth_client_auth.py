@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from gistgate.oauth.clients import AUTH_FAILED
-from tests.fixtures.oauth_stack import CLIENT_REDIRECT, Flow
+from tests.fixtures.oauth_stack import CLIENT_REDIRECT, MACHINE_CLIENT, Flow
 
 IAT = "operator-iat-" + "c" * 24
 CHARSET = re.compile(r"^[\x20\x21\x23-\x5B\x5D-\x7E]*$")
