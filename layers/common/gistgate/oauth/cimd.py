@@ -50,7 +50,7 @@ from gistgate.inbound import MalformedRequest
 from gistgate.inbound.jsontext import decode_json
 from gistgate.netguard import is_loopback_address, is_loopback_host, is_public_address
 from gistgate.oauth.names import client_name_problem
-from gistgate.oauth.redirects import redirect_uri_problem
+from gistgate.oauth.redirects import redirect_uri_problem, uri_characters_ok
 
 if TYPE_CHECKING:
     import httpcore
@@ -95,10 +95,6 @@ class ClientMetadataDocument(NamedTuple):
     fetched_at: float = 0.0
 
 
-def _printable_ascii(value: str) -> bool:
-    return all("!" <= ch <= "~" for ch in value)
-
-
 def is_cimd_client_id(client_id: str, *, allow_http_loopback: bool = False) -> bool:
     """True if ``client_id`` is a URL naming a metadata document.
 
@@ -109,7 +105,7 @@ def is_cimd_client_id(client_id: str, *, allow_http_loopback: bool = False) -> b
     if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_URL_LENGTH:
         return False
     # urlsplit silently drops tabs and newlines, so refuse them (and spaces) first.
-    if not _printable_ascii(client_id):
+    if not uri_characters_ok(client_id):
         return False
     try:
         parts = urlsplit(client_id)
@@ -249,7 +245,7 @@ def _string_list(value: Any) -> tuple[str, ...] | None:
 
 def _https_or_none(value: Any) -> str | None:
     """An https URL worth showing on a consent page, or None (dropped, not an error)."""
-    if isinstance(value, str) and value.startswith("https://") and _printable_ascii(value):
+    if isinstance(value, str) and value.startswith("https://") and uri_characters_ok(value):
         return value
     return None
 

@@ -13,14 +13,22 @@ from urllib.parse import urlsplit
 from gistgate.netguard import is_loopback_host
 
 MAX_LENGTH = 2000
+# Printable ASCII that RFC 3986 never allows in a URI. Browsers read "\\" as "/", so
+# "https://evil.example\\.good.example/" would show one host and reach another.
+_NOT_IN_URIS = frozenset('"<>\\^`{|}')
+
+
+def uri_characters_ok(value: str) -> bool:
+    """Only the printable ASCII an RFC 3986 URI may hold (no space, no backslash)."""
+    return all("!" <= ch <= "~" and ch not in _NOT_IN_URIS for ch in value)
 
 
 def redirect_uri_problem(uri: Any) -> str | None:
     """Why ``uri`` cannot be a redirect URI, or None."""
     if not isinstance(uri, str) or not uri or len(uri) > MAX_LENGTH:
         return "must be a non-empty string"
-    if not all("!" <= ch <= "~" for ch in uri):
-        return "must be printable ASCII without spaces"
+    if not uri_characters_ok(uri):
+        return "must be printable ASCII URI characters (no spaces, quotes or backslashes)"
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 - raises on a malformed port
