@@ -72,7 +72,7 @@ test: lint unit validate build
 # fake GitHub. Settings come from the environment (`make dev AUTH_MODE=jwt OAUTH_ISSUER=...`).
 PORT ?= 3000
 dev: $(VENV)/.installed
-	$(PY) -m gistgate.local.dev --port $(PORT)
+	$(PY) -m gistgate_dev.local.dev --port $(PORT)
 
 bench: $(VENV)/.installed build
 	$(PY) bench/run.py

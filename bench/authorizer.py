@@ -30,7 +30,7 @@ N_WARM = 20_000
 
 def _load_handler(env: dict[str, str]) -> Any:
     os.environ.update(env)
-    from gistgate.config import get_settings
+    from gistgate.core.config import get_settings
     from gistgate.tokens.trust import resolve_trust
 
     get_settings.cache_clear()

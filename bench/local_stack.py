@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gistgate_dev.local.dev import DevStack
+
 from bench.util import ROOT, median, pct
-from gistgate.local.dev import DevStack
 from tests.fixtures.load import client_token, run_load
 
 ONE_CLIENT_CALLS = 400
@@ -33,13 +34,13 @@ def _free_port() -> int:
 
 
 def startup(runs: int = 3) -> dict[str, Any]:
-    """Wall time from ``python -m gistgate.local.dev`` to its ready line, median of ``runs``."""
+    """Wall time from ``python -m gistgate_dev.local.dev`` to its ready line, median of ``runs``."""
     times = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as cwd:
             start = time.perf_counter()
             process = subprocess.Popen(
-                [sys.executable, "-m", "gistgate.local.dev", "--port", str(_free_port())],
+                [sys.executable, "-m", "gistgate_dev.local.dev", "--port", str(_free_port())],
                 cwd=cwd,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

@@ -15,6 +15,8 @@ import os
 from typing import Any
 
 import boto3
+from gistgate_dev.local.fake_github import FakeGitHub
+from gistgate_dev.local.provision import provision_from_file
 from moto import mock_aws
 
 from bench.util import (
@@ -27,9 +29,7 @@ from bench.util import (
     timed,
     zip_size,
 )
-from gistgate.local.fake_github import FakeGitHub
-from gistgate.local.provision import provision_from_file
-from gistgate.ownership import Ownership
+from gistgate.mcp.ownership import Ownership
 from tests.fixtures.lambda_runtime import LambdaContext, authorizer_context, rest_event
 
 N_CALLS = 2_000

@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import boto3
+from gistgate_dev.local.provision import provision_from_file
 from moto import mock_aws
 
 from bench.util import ROOT, cold_start, quiet_stdout, summary, timed
-from gistgate.local.provision import provision_from_file
 from tests.fixtures.events import proxy_event
 
 N_CALLS = 500
@@ -160,7 +160,7 @@ def _decoding() -> dict[str, Any]:
     from urllib.parse import parse_qsl
 
     from bench.util import interleaved
-    from gistgate import inbound
+    from gistgate.core import inbound
 
     event = _token_event(
         {

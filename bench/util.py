@@ -174,7 +174,7 @@ def cold_start(function: str) -> Any:
     AWS clients read afresh from the environment)."""
     import importlib.util
 
-    from gistgate.config import get_settings
+    from gistgate.core.config import get_settings
     from gistgate.storage import aws as gistgate_aws
 
     get_settings.cache_clear()

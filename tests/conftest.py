@@ -14,7 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from gistgate.authorizer.service import Authorizer, build_authorizer
-from gistgate.config import Settings, get_settings, load_settings
+from gistgate.core.config import Settings, get_settings, load_settings
 from gistgate.tokens.trust import resolve_trust
 from tests.fixtures.tokens import KeyRing, make_key
 
@@ -137,7 +137,7 @@ def decisions() -> Iterator[DecisionLog]:
     import logging
     from types import SimpleNamespace
 
-    from gistgate.observability import SERVICE, logger
+    from gistgate.core.observability import SERVICE, logger
 
     records = DecisionLog()
     formatter = logger.registered_handler.formatter
@@ -159,7 +159,7 @@ def log_output() -> Iterator[Any]:
     """Everything the process logger writes during the test, as one text buffer."""
     import io
 
-    from gistgate.observability import logger
+    from gistgate.core.observability import logger
 
     buffer = io.StringIO()
     handler = logger.registered_handler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gistgate.cfn_gateway_responses import handle_event
+from gistgate.cfn.custom_resource import handle_event
 
 
 def handler(event: dict[str, Any], context: Any) -> None:

@@ -10,14 +10,14 @@ from typing import Any
 
 from mangum import Mangum
 
-from gistgate.config import get_settings
-from gistgate.inbound import MalformedRequest
-from gistgate.observability import logger
-from gistgate.server.http import build_app, check_event, malformed_response
-from gistgate.server.sdk import quiet_sdk_logs
-from gistgate.server.services import build_services
-from gistgate.server.snapstart import register_snapstart_hooks
-from gistgate.server.tools import build_server
+from gistgate.core.config import get_settings
+from gistgate.core.inbound import MalformedRequest
+from gistgate.core.observability import logger
+from gistgate.mcp.http import build_app, check_event, malformed_response
+from gistgate.mcp.sdk import quiet_sdk_logs
+from gistgate.mcp.services import build_services
+from gistgate.mcp.snapstart import register_snapstart_hooks
+from gistgate.mcp.tools import build_server
 
 SETTINGS = get_settings()
 SERVICES = build_services(SETTINGS)

@@ -1,7 +1,7 @@
 """OAuth function: the builtin authorization server's endpoints and the GitHub connect flow.
 
 No authorizer in front (these endpoints are how a client gets a token). Each
-route reads its input through gistgate.inbound (a malformed request is a 400,
+route reads its input through gistgate.core.inbound (a malformed request is a 400,
 never a 5xx), calls gistgate.oauth and shapes the answer; the error classes
 map to responses in the handlers at the bottom.
 """
@@ -14,17 +14,17 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
-from gistgate import inbound
-from gistgate.config import get_settings
-from gistgate.inbound import MalformedRequest
+from gistgate.core import inbound
+from gistgate.core.config import get_settings
+from gistgate.core.inbound import MalformedRequest
+from gistgate.core.observability import logger
+from gistgate.core.responses import json_response
+from gistgate.core.urls import BaseUrlUnknown, base_url
 from gistgate.oauth.errors import InvalidClient, OAuthError
 from gistgate.oauth.pages import PAGE_HEADERS, Page, message_page
 from gistgate.oauth.service import AuthorizationServer
 from gistgate.oauth.web import ClientRedirectError, PageError, PageOut, Redirect
-from gistgate.observability import logger
-from gistgate.responses import json_response
-from gistgate.urls import BaseUrlUnknown, base_url
-from gistgate.vault import VaultError
+from gistgate.storage.vault import VaultError
 
 SETTINGS = get_settings()
 SERVER = AuthorizationServer(SETTINGS)

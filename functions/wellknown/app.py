@@ -1,7 +1,7 @@
 """Well-known endpoints: protected-resource and authorization-server metadata.
 
 No authorizer in front; CORS on every answer so browser-based MCP clients can
-discover us. The documents come from gistgate.wellknown.
+discover us. The documents come from gistgate.oauth.wellknown.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 
-from gistgate.config import get_settings
-from gistgate.discovery import Discovery
-from gistgate.observability import logger
-from gistgate.responses import json_response
-from gistgate.urls import BaseUrlUnknown, base_url
-from gistgate.wellknown import (
+from gistgate.core.config import get_settings
+from gistgate.core.discovery import Discovery
+from gistgate.core.observability import logger
+from gistgate.core.responses import json_response
+from gistgate.core.urls import BaseUrlUnknown, base_url
+from gistgate.oauth.wellknown import (
     AS_METADATA_CACHE_CONTROL,
     JWKS_CACHE_CONTROL,
     PRM_CACHE_CONTROL,

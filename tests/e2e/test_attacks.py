@@ -31,8 +31,8 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 import pytest
+from gistgate_dev.local.dev import DevStack
 
-from gistgate.local.dev import DevStack
 from gistgate.storage import keys
 from tests.fixtures.dev_stack import start_stack
 from tests.fixtures.oauth_stack import CLIENT_REDIRECT, FORM_TOKEN, Browser, Flow

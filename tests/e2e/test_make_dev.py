@@ -49,7 +49,7 @@ def _alive(pid: int) -> bool:
 def test_make_dev_prints_what_to_paste_and_stops_cleanly_on_ctrl_c(tmp_path):
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gistgate.local.dev", "--port", str(port)],
+        [sys.executable, "-m", "gistgate_dev.local.dev", "--port", str(port)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

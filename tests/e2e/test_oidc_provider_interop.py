@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 import anyio
 import httpx
 import pytest
+from gistgate_dev.local.dev import DevStack
 
-from gistgate.local.dev import DevStack
 from tests.fixtures.dev_stack import start_stack
 
 INTEROP = Path(__file__).resolve().parents[1] / "interop"

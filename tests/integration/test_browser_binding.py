@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from gistgate.connect import issue_ticket
+from gistgate.mcp.connect import issue_ticket
 from gistgate.storage import keys
-from gistgate.vault import TokenVault
+from gistgate.storage.vault import TokenVault
 from tests.fixtures.oauth_stack import (
     ALICE_GITHUB_ID,
     CLIENT_REDIRECT,
@@ -270,9 +270,7 @@ def test_a_stolen_link_opened_by_another_signed_in_user_stores_nothing(stack, lo
     assert "different account" in page.text
     assert _github_authorizations(stack) == before  # GitHub was never contacted
     assert _vault(stack).get(ALICE) is None
-    line = next(
-        json.loads(x) for x in log_output.getvalue().splitlines() if "connect refused" in x
-    )
+    line = next(json.loads(x) for x in log_output.getvalue().splitlines() if "connect refused" in x)
     assert line["outcome"] == "identity_mismatch"
     assert line["ticket_sub"] == ALICE
     assert line["signed_in_sub"] == BOB

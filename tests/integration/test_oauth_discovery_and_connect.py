@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from gistgate_dev.local.gateway import GatewayServer, LocalGateway
 from mcp.client.auth.utils import (
     build_oauth_authorization_server_metadata_discovery_urls,
     build_protected_resource_metadata_discovery_urls,
 )
 
-from gistgate.local.gateway import GatewayServer, LocalGateway
 from gistgate.storage import keys
 from tests.fixtures.oauth_stack import (
     ALICE_GITHUB_ID,
@@ -70,7 +70,7 @@ def test_root_issuer_is_discovered_at_the_rfc8414_location(oauth_stack, monkeypa
     root = GatewayServer(LocalGateway(gateway.spec, stage_in_path=False)).start()
     try:
         monkeypatch.setenv("PUBLIC_BASE_URL", root.origin)
-        from gistgate.config import get_settings
+        from gistgate.core.config import get_settings
         from gistgate.tokens.trust import resolve_trust
 
         get_settings.cache_clear()
@@ -84,8 +84,8 @@ def test_root_issuer_is_discovered_at_the_rfc8414_location(oauth_stack, monkeypa
 
 
 def test_github_connect_flow_stores_the_token_for_the_ticket_subject(oauth_stack):
-    from gistgate.connect import issue_ticket
-    from gistgate.vault import TokenVault
+    from gistgate.mcp.connect import issue_ticket
+    from gistgate.storage.vault import TokenVault
 
     alice = f"github|{ALICE_GITHUB_ID}"  # connect links work only for their own subject
     ticket = issue_ticket(oauth_stack.aws.table, alice, "some-client")
@@ -125,7 +125,7 @@ def test_the_login_stores_the_github_token_encrypted(oauth_stack):
 
 
 def test_no_code_token_ticket_or_secret_appears_in_any_log_line(oauth_stack, log_output):
-    from gistgate.connect import issue_ticket
+    from gistgate.mcp.connect import issue_ticket
 
     flow = Flow(oauth_stack)
     client = flow.register(token_endpoint_auth_method="client_secret_post")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from gistgate.local.intrinsics import NO_VALUE, PSEUDO, REGION, Evaluator
+from gistgate_dev.local.intrinsics import NO_VALUE, PSEUDO, REGION, Evaluator
 
 __all__ = ["NO_VALUE", "PSEUDO", "REGION", "Evaluator"]
 ROOT = Path(__file__).resolve().parents[2]

@@ -72,8 +72,8 @@ from moto import mock_aws
 for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "t",
              "AWS_SECRET_ACCESS_KEY": "t"}.items():
     os.environ[k] = v
-from gistgate.local.fake_github import FakeGitHub
-from gistgate.local.provision import provision_from_file
+from gistgate_dev.local.fake_github import FakeGitHub
+from gistgate_dev.local.provision import provision_from_file
 from tests.fixtures.lambda_runtime import LambdaInstance, authorizer_context
 from tests.fixtures.mcp_client import McpCaller
 with mock_aws(), FakeGitHub() as github:
@@ -117,7 +117,7 @@ for token in (rsa.sign(claims(idp.url)), ec.sign(claims(idp.url)), denied, forge
         app.handler(authorizer_event("Bearer " + token), None)
     except Exception:
         pass
-from gistgate.config import load_settings
+from gistgate.core.config import load_settings
 from gistgate.authorizer.service import build_authorizer
 settings = load_settings({"AUTH_MODE": "introspection", "OAUTH_ISSUER": idp.url,
                           "OAUTH_INTROSPECTION_URL": idp.url + "/introspect",

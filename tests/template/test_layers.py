@@ -58,12 +58,12 @@ AUTHORIZER_RUN = """
 import json, sys, importlib.util
 from tests.fixtures.tokens import make_key, claims, RESOURCE
 from tests.fixtures.events import authorizer_event
-from gistgate.config import load_settings
+from gistgate.core.config import load_settings
 from gistgate.authorizer.service import Authorizer
 from gistgate.tokens.jwks import JwksCache
 from gistgate.tokens.keys import KeySet
 from gistgate.tokens.validator import JwtValidator
-from gistgate.discovery import Discovery
+from gistgate.core.discovery import Discovery
 spec = importlib.util.spec_from_file_location("app", "functions/authorizer/app.py")
 app = importlib.util.module_from_spec(spec); spec.loader.exec_module(app)
 key = make_key("ES256", "ec-1")

@@ -1,10 +1,10 @@
-"""gistgate/cache.py: RefreshingCache (TTL, stale-if-error, backoff) and ExpiringMap."""
+"""gistgate/core/cache.py: RefreshingCache (TTL, stale-if-error, backoff) and ExpiringMap."""
 
 from __future__ import annotations
 
 import pytest
 
-from gistgate.cache import ExpiringMap, RefreshingCache
+from gistgate.core.cache import ExpiringMap, RefreshingCache
 from tests.fixtures.clock import FakeClock
 
 

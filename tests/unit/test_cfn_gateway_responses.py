@@ -23,8 +23,8 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from gistgate.cfn_gateway_responses import DEPLOYMENT_DESCRIPTION, handle_event, physical_id
-from gistgate.gateway_responses import build_gateway_responses
+from gistgate.cfn.custom_resource import DEPLOYMENT_DESCRIPTION, handle_event, physical_id
+from gistgate.cfn.responses import build_gateway_responses
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

@@ -1,4 +1,4 @@
-"""gistgate/cli/token.py: `gistgate token` against a real token endpoint on 127.0.0.1.
+"""gistgate_dev/cli/token.py: `gistgate token` against a real token endpoint on 127.0.0.1.
 
 tests/fixtures/loopback.py serves only a JWKS and an introspection answer, so
 the token endpoint here is its own small stdlib server: it authenticates the
@@ -26,9 +26,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
 import pytest
-
-from gistgate.cli import main
-from gistgate.cli.token import (
+from gistgate_dev.cli import main
+from gistgate_dev.cli.token import (
     CACHE_ENV,
     EXPIRY_MARGIN,
     SECRET_ENV,
@@ -41,6 +40,7 @@ from gistgate.cli.token import (
     cache_key,
     default_cache_path,
 )
+
 from tests.fixtures.clock import FakeClock
 
 # A ':' in both and non-ASCII in the secret: only the RFC 6749 §2.3.1 encoding

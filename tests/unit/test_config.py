@@ -1,10 +1,10 @@
-"""gistgate/config.py: defaults, one SettingsError per bad variable, per-issuer lists."""
+"""gistgate/core/config.py: defaults, one SettingsError per bad variable, per-issuer lists."""
 
 from __future__ import annotations
 
 import pytest
 
-from gistgate.config import (
+from gistgate.core.config import (
     DEFAULT_ALGORITHMS,
     IssuerConfig,
     Settings,

@@ -10,8 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-
-from gistgate.local.fake_github import FakeGitHub
+from gistgate_dev.local.fake_github import FakeGitHub
 
 CLIENT_ID = "Iv1.fakeclient"
 CLIENT_SECRET = "fake-client-secret-" + "x" * 21

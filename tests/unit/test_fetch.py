@@ -1,4 +1,4 @@
-"""gistgate/fetch.py against real servers on loopback: status, size, JSON, redirects, time."""
+"""gistgate/core/fetch.py against real servers on loopback: status, size, JSON, redirects, time."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from gistgate.fetch import MAX_REDIRECTS, USER_AGENT, FetchError, request_json
+from gistgate.core.fetch import MAX_REDIRECTS, USER_AGENT, FetchError, request_json
 
 TIMEOUT = 0.2
 

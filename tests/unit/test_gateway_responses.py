@@ -1,4 +1,4 @@
-"""gistgate/gateway_responses.py and challenge.py: the challenges clients discover us by."""
+"""gistgate/cfn/responses.py and challenge.py: the challenges clients discover us by."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from gistgate.challenge import bearer_challenge
-from gistgate.gateway_responses import build_gateway_responses
+from gistgate.cfn.responses import build_gateway_responses
+from gistgate.core.challenge import bearer_challenge
 
 PRM = "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/.well-known/oauth-protected-resource/mcp"
 

@@ -1,4 +1,4 @@
-"""gistgate.inbound on hand-made Lambda proxy events: what passes, and the typed error
+"""gistgate.core.inbound on hand-made Lambda proxy events: what passes, and the typed error
 (one fixed 400 answer each) for what does not."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from gistgate import inbound
-from gistgate.inbound import (
+from gistgate.core import inbound
+from gistgate.core.inbound import (
     BadAuthority,
     BadEscape,
     BadNumber,
@@ -25,7 +25,7 @@ from gistgate.inbound import (
     TooDeep,
     TooLarge,
 )
-from gistgate.inbound import errors as error_module
+from gistgate.core.inbound import errors as error_module
 
 RFC6749_DESCRIPTION = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]+$")
 
@@ -287,7 +287,7 @@ def test_authority_refuses_anything_else(host):
 
 def test_importing_it_loads_no_third_party_module():
     code = (
-        "import sys; before = set(sys.modules); import gistgate.inbound; "
+        "import sys; before = set(sys.modules); import gistgate.core.inbound; "
         "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
         "print(sorted(new - set(sys.stdlib_module_names)))"
     )

@@ -1,4 +1,4 @@
-"""gistgate/netguard.py: https everywhere, plain http only on loopback, and the
+"""gistgate/core/netguard.py: https everywhere, plain http only on loopback, and the
 special-purpose address fence for fetches made on a client's behalf."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from gistgate.netguard import (
+from gistgate.core.netguard import (
     EMBEDS_IPV4,
     SPECIAL_PURPOSE,
     UnsafeUrlError,

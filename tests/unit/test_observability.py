@@ -1,4 +1,4 @@
-"""gistgate/observability.py and logformat.py: one JSON line per decision, carrying
+"""gistgate/core/observability.py and logformat.py: one JSON line per decision, carrying
 its EMF metric, with a fingerprint and never the token."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import logging
 
 import pytest
 
-from gistgate.logformat import LeanJsonFormatter
-from gistgate.observability import fingerprint, log_with_metric
+from gistgate.core.logformat import LeanJsonFormatter
+from gistgate.core.observability import fingerprint, log_with_metric
 from tests.fixtures.events import authorizer_event
 from tests.fixtures.tokens import claims
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gistgate.ratelimit import RateLimited, RateLimiter
 from gistgate.storage import keys
+from gistgate.storage.ratelimit import RateLimited, RateLimiter
 
 
 class Clock:
@@ -62,7 +62,7 @@ def test_the_bucket_item_expires_once_it_would_be_full(aws):
 @pytest.fixture
 def writes(monkeypatch):
     """Count the limiter's DynamoDB calls (each still goes to moto)."""
-    from gistgate import ratelimit
+    from gistgate.storage import ratelimit
 
     seen: list[str] = []
     real = ratelimit.call

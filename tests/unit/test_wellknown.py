@@ -1,4 +1,4 @@
-"""functions/wellknown/app.py (and gistgate/wellknown.py) through the real Lambda handler."""
+"""functions/wellknown/app.py (and gistgate/oauth/wellknown.py) through the real Lambda handler."""
 
 from __future__ import annotations
 

@@ -807,7 +807,7 @@ def test_39_failed_jwt_is_never_rescued_by_introspection(
 
 
 def test_43_plain_http_jwks_on_a_public_host_is_refused(make_settings) -> None:
-    from gistgate.config import SettingsError
+    from gistgate.core.config import SettingsError
 
     with pytest.raises(SettingsError, match="OAUTH_JWKS_URI"):
         make_settings(OAUTH_JWKS_URI="http://idp.example.com/jwks.json")

@@ -9,9 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from gistgate.local.gateway import LocalGateway, read_api
-from gistgate.local.template import load_template
+from gistgate_dev.local.gateway import LocalGateway, read_api
+from gistgate_dev.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -266,7 +265,7 @@ def test_preflight_is_answered_by_the_gateway(gateway):
 
 def test_the_dev_stack_takes_the_challenge_scopes_from_the_template(tmp_path):
     """OAUTH_REQUIRED_SCOPES feeds the GatewayResponses resource: the local 403 names them."""
-    from gistgate.local.dev import DevStack
+    from gistgate_dev.local.dev import DevStack
 
     stack = DevStack(
         port=0, env={"OAUTH_REQUIRED_SCOPES": "read:gists"}, client_file=tmp_path / "c.json"

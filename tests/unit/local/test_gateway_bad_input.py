@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gistgate_dev.local.gateway import GatewayServer, LocalGateway, read_api
 
-from gistgate.local.gateway import GatewayServer, LocalGateway, read_api
 from tests.fixtures.wire import exchange
 
 APP = """

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gistgate.config import load_settings
+from gistgate.core.config import load_settings
 from gistgate.oauth import errors, scopes
 from gistgate.oauth.clients import AUTH_FAILED, validate_registration
 from gistgate.oauth.errors import InvalidScope, OAuthError, UnauthorizedClient

@@ -262,7 +262,7 @@ def test_no_token_appears_in_any_log_line(make_stack, log_output):
 
 def test_a_gist_whose_owner_cannot_be_recorded_is_undone(stack, monkeypatch):
     """Without its ownership record nobody could manage the gist, so it is deleted again."""
-    from gistgate.ownership import Ownership, OwnershipUnavailable
+    from gistgate.mcp.ownership import Ownership, OwnershipUnavailable
 
     def unavailable(self, sub, row):
         raise OwnershipUnavailable("dynamodb transact_write_items failed: InternalServerError")

@@ -1,5 +1,5 @@
 """The MCP function on events Mangum cannot turn into an ASGI request: each is a 400
-``invalid_request`` from gistgate.server.http.check_event, never Mangum's exception
+``invalid_request`` from gistgate.mcp.http.check_event, never Mangum's exception
 (a 502 behind API Gateway)."""
 
 from __future__ import annotations

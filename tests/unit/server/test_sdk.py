@@ -8,7 +8,7 @@ import pytest
 from mcp.server.lowlevel import Server
 from mcp.server.mcpserver import MCPServer
 
-from gistgate.server.sdk import lowlevel_server, request_scope
+from gistgate.mcp.sdk import lowlevel_server, request_scope
 
 
 def test_the_lowlevel_server_is_reachable():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gistgate.server.tools import TOOL_NAMES
+from gistgate.mcp.tools import TOOL_NAMES
 from gistgate.storage import keys
 from tests.fixtures.mcp_stack import ALICE_TOKEN, SERVICE_TOKEN
 

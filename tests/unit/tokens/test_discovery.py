@@ -1,10 +1,10 @@
-"""gistgate/discovery.py: candidate URLs, exact issuer match, jwks_uri check, caching."""
+"""gistgate/core/discovery.py: candidate URLs, exact issuer match, jwks_uri check, caching."""
 
 from __future__ import annotations
 
 import pytest
 
-from gistgate.discovery import (
+from gistgate.core.discovery import (
     METADATA_MAX_BYTES,
     METADATA_STALE_FOR,
     METADATA_TTL,
@@ -12,7 +12,7 @@ from gistgate.discovery import (
     fetch_metadata,
     metadata_urls,
 )
-from gistgate.fetch import FetchError
+from gistgate.core.fetch import FetchError
 from tests.fixtures.clock import T0, FakeClock
 
 AS_PATH = "/.well-known/oauth-authorization-server"

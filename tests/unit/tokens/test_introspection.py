@@ -12,7 +12,7 @@ import time
 import pytest
 from werkzeug import Response
 
-from gistgate.config import load_settings
+from gistgate.core.config import load_settings
 from gistgate.tokens.errors import (
     BadAudience,
     BadIssuer,

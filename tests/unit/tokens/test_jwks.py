@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from gistgate.config import SUPPORTED_ALGORITHMS
+from gistgate.core.config import SUPPORTED_ALGORITHMS
 from gistgate.tokens.errors import (
     AmbiguousKey,
     UnknownKid,

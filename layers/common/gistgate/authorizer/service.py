@@ -17,10 +17,11 @@ from typing import Any
 
 from gistgate.authorizer.bearer import extract_bearer
 from gistgate.authorizer.policy import BadMethodArn, api_wide_resource, policy_response
-from gistgate.cache import Clock
-from gistgate.config import Settings, get_settings
-from gistgate.discovery import Discovery
-from gistgate.observability import fingerprint, log_with_metric
+from gistgate.core.cache import Clock
+from gistgate.core.config import Settings, get_settings
+from gistgate.core.discovery import Discovery
+from gistgate.core.observability import fingerprint, log_with_metric
+from gistgate.core.urls import BaseUrlUnknown, base_url
 from gistgate.tokens.errors import InsufficientScope, TokenError, VerifierUnavailable
 from gistgate.tokens.introspection import Introspector, token_digest
 from gistgate.tokens.jwks import JwksCache
@@ -29,7 +30,6 @@ from gistgate.tokens.presets import get_preset
 from gistgate.tokens.principal import Principal
 from gistgate.tokens.trust import Trust, TrustedIssuer, jwks_source, resolve_trust
 from gistgate.tokens.validator import JwtValidator
-from gistgate.urls import BaseUrlUnknown, base_url
 
 UNAUTHORIZED = "Unauthorized"
 MAX_BASE_URLS = 16
@@ -140,7 +140,7 @@ def _secret_source(settings: Settings) -> Callable[[], str | None]:
         if settings.introspection_client_secret:
             return settings.introspection_client_secret
         if settings.introspection_secret_arn:
-            from gistgate.secrets import get_secret
+            from gistgate.core.secrets import get_secret
 
             return get_secret(settings.introspection_secret_arn)
         return None

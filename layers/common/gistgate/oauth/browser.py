@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from gistgate.config import Settings
+from gistgate.core.config import Settings
+from gistgate.core.urls import resource_url
 from gistgate.oauth import scopes
 from gistgate.oauth.clients import Client, ClientRegistry
 from gistgate.oauth.consents import Consents
@@ -56,7 +57,6 @@ from gistgate.oauth.web import (
     same_browser,
 )
 from gistgate.storage import keys
-from gistgate.urls import resource_url
 
 if TYPE_CHECKING:
     from gistgate.oauth.connect_flow import ConnectFlow

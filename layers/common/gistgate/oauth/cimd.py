@@ -10,7 +10,7 @@ is an SSRF surface and is fenced accordingly:
 
 * https only (plain http to loopback only with ``allow_loopback``, for dev/tests);
 * the host is resolved once and refused if *any* address is not public by
-  :func:`gistgate.netguard.is_public_address` (every IANA special-purpose block:
+  :func:`gistgate.core.netguard.is_public_address` (every IANA special-purpose block:
   private, loopback, link-local/metadata, CGNAT, documentation, multicast,
   reserved, and IPv6 forms that embed or tunnel to IPv4). Dev mode
   (``allow_loopback``) admits loopback addresses as well, and nothing else:
@@ -18,7 +18,7 @@ is an SSRF surface and is fenced accordingly:
   to the vetted address itself, while TLS SNI, certificate checks and ``Host``
   keep the hostname, so DNS rebinding between check and connect has no window;
 * no proxies from the environment, no redirects, at most 5 KB and 5 s in total
-  (a deadline on every socket operation, see :func:`gistgate.fetch.within`);
+  (a deadline on every socket operation, see :func:`gistgate.core.fetch.within`);
 * the document must name itself (``client_id`` byte-identical to the URL), list
   only https or loopback-http redirect URIs, and use no shared-secret auth.
 
@@ -37,8 +37,8 @@ import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from gistgate.cache import Clock, ExpiringMap
-from gistgate.fetch import (
+from gistgate.core.cache import Clock, ExpiringMap
+from gistgate.core.fetch import (
     USER_AGENT,
     FetchError,
     _deadline_backend,
@@ -46,9 +46,9 @@ from gistgate.fetch import (
     bounded_transport,
     within,
 )
-from gistgate.inbound import MalformedRequest
-from gistgate.inbound.jsontext import decode_json
-from gistgate.netguard import is_loopback_address, is_loopback_host, is_public_address
+from gistgate.core.inbound import MalformedRequest
+from gistgate.core.inbound.jsontext import decode_json
+from gistgate.core.netguard import is_loopback_address, is_loopback_host, is_public_address
 from gistgate.oauth.names import client_name_problem
 from gistgate.oauth.redirects import redirect_uri_problem, uri_characters_ok
 
@@ -156,7 +156,7 @@ def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
 def _pinned_backend(allow_loopback: bool) -> httpcore.NetworkBackend:
     """A network backend that resolves, vets every address, and connects to a vetted one.
 
-    It wraps :func:`gistgate.fetch._deadline_backend`, so the connect (and the
+    It wraps :func:`gistgate.core.fetch._deadline_backend`, so the connect (and the
     TLS handshake that follows, with the hostname as SNI) honours the deadline.
     """
     import httpcore

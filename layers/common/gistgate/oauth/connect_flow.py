@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gistgate.core.observability import logger
 from gistgate.oauth import pkce
 from gistgate.oauth.errors import OAuthError
 from gistgate.oauth.pages import message_page
@@ -32,7 +33,6 @@ from gistgate.oauth.signin import TXN_TTL, SignIn, flow_cookie, take_transaction
 from gistgate.oauth.store import Store
 from gistgate.oauth.upstream import Upstream, UpstreamIdentity
 from gistgate.oauth.web import Cookie, PageError, PageOut, Redirect
-from gistgate.observability import logger
 from gistgate.storage import keys
 
 GITHUB_CALLBACK = "/oauth/github/callback"

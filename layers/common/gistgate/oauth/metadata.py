@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gistgate.config import Settings
+from gistgate.core.config import Settings
 from gistgate.oauth import scopes
 from gistgate.tokens.trust import BUILTIN_JWKS_PATH
 

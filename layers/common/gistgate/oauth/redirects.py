@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from gistgate.netguard import is_loopback_host
+from gistgate.core.netguard import is_loopback_host
 
 MAX_LENGTH = 2000
 # Printable ASCII that RFC 3986 never allows in a URI. Browsers read "\\" as "/", so

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gistgate.config import Settings
+from gistgate.core.config import Settings
 from gistgate.oauth.errors import InvalidScope
 
 

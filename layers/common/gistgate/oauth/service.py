@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from gistgate.config import Settings
+from gistgate.core.config import Settings
+from gistgate.core.urls import resource_url
 from gistgate.oauth import scopes
 from gistgate.oauth.browser import BrowserFlow
 from gistgate.oauth.clients import ClientRegistry, validate_registration
@@ -24,13 +25,12 @@ from gistgate.oauth.errors import (
 )
 from gistgate.oauth.grants import Grant, Grants, Issued
 from gistgate.oauth.store import Store
-from gistgate.urls import resource_url
 
 if TYPE_CHECKING:
     from gistgate.oauth.connect_flow import ConnectFlow
     from gistgate.oauth.sessions import Sessions
     from gistgate.oauth.signin import SignIn
-    from gistgate.vault import TokenVault
+    from gistgate.storage.vault import TokenVault
 
 MAX_FORM_FIELD = 4096
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -122,13 +122,13 @@ class AuthorizationServer:
 
     @cached_property
     def _vault(self) -> TokenVault:
-        from gistgate.vault import TokenVault
+        from gistgate.storage.vault import TokenVault
 
         return TokenVault(self.settings.table_name, self.settings.kms_key_id)
 
     def _github(self) -> Any:
+        from gistgate.core.secrets import configured_secret
         from gistgate.oauth.upstream import GitHubLogin
-        from gistgate.secrets import configured_secret
 
         secret = configured_secret(
             self.settings.github_oauth_client_secret,
@@ -158,8 +158,8 @@ class AuthorizationServer:
         at the trusted issuer in jwt/introspection mode (for connect links only)."""
         if self.settings.auth_mode == "builtin" and self.settings.upstream_idp == "github":
             return self._github()
+        from gistgate.core.secrets import configured_secret
         from gistgate.oauth.upstream import OidcLogin
-        from gistgate.secrets import configured_secret
 
         secret = configured_secret(
             self.settings.upstream_oidc_client_secret,
@@ -172,13 +172,13 @@ class AuthorizationServer:
 
     @cached_property
     def _discovery(self) -> Any:
-        from gistgate.discovery import Discovery
+        from gistgate.core.discovery import Discovery
 
         return Discovery()
 
     @cached_property
     def _registration_limit(self) -> Any:
-        from gistgate.ratelimit import RateLimiter
+        from gistgate.storage.ratelimit import RateLimiter
 
         return RateLimiter(self.settings.table_name, self.settings.registration_rate_per_minute)
 
@@ -188,7 +188,7 @@ class AuthorizationServer:
         """Does the request carry the operator's initial access token?"""
         if not authorization or authorization[:7].lower() != "bearer ":
             return False
-        from gistgate.secrets import configured_secret
+        from gistgate.core.secrets import configured_secret
 
         expected = configured_secret(
             self.settings.initial_access_token,
@@ -206,7 +206,7 @@ class AuthorizationServer:
             raise NotServed("this server takes tokens from its external issuer, not from here")
 
     def register(self, body: Any, source_ip: str, authorization: str | None) -> dict[str, Any]:
-        from gistgate.ratelimit import RateLimited, RateLimiterUnavailable
+        from gistgate.storage.ratelimit import RateLimited, RateLimiterUnavailable
 
         self.serving()
         try:

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gistgate.core.observability import logger
 from gistgate.oauth.errors import InvalidRequest, ServerError
-from gistgate.observability import logger
 from gistgate.storage.aws import AwsCallFailed, call
 from gistgate.storage.keys import EXPIRES_AT
 

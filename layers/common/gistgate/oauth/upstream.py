@@ -12,10 +12,10 @@ import time
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlencode
 
-from gistgate.config import Settings
+from gistgate.core.config import Settings
+from gistgate.core.observability import logger
 from gistgate.oauth.errors import ServerError, UpstreamLoginFailed
-from gistgate.observability import logger
-from gistgate.vault import GitHubGrant
+from gistgate.storage.vault import GitHubGrant
 
 GITHUB_SCOPES = "gist read:user"
 OIDC_SCOPES = "openid profile email"
@@ -47,7 +47,7 @@ def _post_form(url: str, form: dict[str, str], auth: tuple[str, str] | None = No
     GitHub answers errors with a 200, OIDC providers with a 400 or 401: the caller
     tells them apart by the presence of ``access_token``.
     """
-    from gistgate.fetch import FetchError, request_json
+    from gistgate.core.fetch import FetchError, request_json
 
     try:
         return request_json(
@@ -59,7 +59,7 @@ def _post_form(url: str, form: dict[str, str], auth: tuple[str, str] | None = No
 
 def _get_json(url: str, token: str) -> Any:
     """GET with the token just issued to us (GitHub /user, OIDC userinfo)."""
-    from gistgate.fetch import FetchError, request_json
+    from gistgate.core.fetch import FetchError, request_json
 
     try:
         return request_json(url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
@@ -145,8 +145,8 @@ class OidcLogin:
         self._discovery = discovery
 
     def _endpoint(self, name: str) -> str:
-        from gistgate.fetch import FetchError
-        from gistgate.netguard import UnsafeUrlError, check_outbound_url
+        from gistgate.core.fetch import FetchError
+        from gistgate.core.netguard import UnsafeUrlError, check_outbound_url
 
         try:
             value = self._discovery.metadata(self._issuer).get(name)

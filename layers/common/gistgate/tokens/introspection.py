@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gistgate.cache import Clock, ExpiringMap
-from gistgate.fetch import FetchError, request_json
+from gistgate.core.cache import Clock, ExpiringMap
+from gistgate.core.fetch import FetchError, request_json
 from gistgate.tokens.claims import check_audience, check_times, first_string, scopes_from
 from gistgate.tokens.errors import (
     BadIssuer,

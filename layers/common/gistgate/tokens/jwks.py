@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gistgate.cache import Clock, ExpiringMap, RefreshingCache
-from gistgate.fetch import FetchError, request_json
+from gistgate.core.cache import Clock, ExpiringMap, RefreshingCache
+from gistgate.core.fetch import FetchError, request_json
 from gistgate.tokens.errors import UnknownKid, VerifierUnavailable
 from gistgate.tokens.keys import KeySet, VerificationKey
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from gistgate.config import IssuerConfig, Settings
-from gistgate.urls import resource_url
+from gistgate.core.config import IssuerConfig, Settings
+from gistgate.core.urls import resource_url
 
 BUILTIN_JWKS_PATH = "/.well-known/jwks.json"
 

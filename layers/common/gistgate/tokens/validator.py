@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from gistgate.cache import Clock
-from gistgate.config import Settings
-from gistgate.discovery import Discovery
-from gistgate.fetch import FetchError
+from gistgate.core.cache import Clock
+from gistgate.core.config import Settings
+from gistgate.core.discovery import Discovery
+from gistgate.core.fetch import FetchError
 from gistgate.tokens.claims import (
     check_audience,
     check_issuer,

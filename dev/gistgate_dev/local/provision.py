@@ -1,0 +1,71 @@
+"""Create the template's stateful resources (table, KMS keys, secrets) in moto.
+
+The local stack and the tests provision from ``template.yaml`` itself, so a
+key schema or TTL change in the template is what they run against, with no
+hand-kept copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+TABLE = "AWS::DynamoDB::Table"
+KMS_KEY = "AWS::KMS::Key"
+SECRET = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type
+
+
+def _resources(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource.get("Properties") or {}
+        for name, resource in template["Resources"].items()
+        if resource.get("Type") == kind
+    }
+
+
+def provision(
+    template: Mapping[str, Any], session: Any, prefix: str = "gistgate"
+) -> dict[str, str]:
+    """Create every table, KMS key and secret; return logical id -> physical id."""
+    physical: dict[str, str] = {}
+    dynamodb = session.client("dynamodb")
+    for name, props in _resources(template, TABLE).items():
+        table = f"{prefix}-{name}"
+        dynamodb.create_table(
+            TableName=table,
+            AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"],
+            BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+        )
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=table,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        physical[name] = table
+    kms = session.client("kms")
+    for name, props in _resources(template, KMS_KEY).items():
+        key = kms.create_key(
+            Description=str(props.get("Description", name)),
+            KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+        )
+        physical[name] = key["KeyMetadata"]["KeyId"]
+    secrets = session.client("secretsmanager")
+    for name, props in _resources(template, SECRET).items():
+        value = props.get("SecretString")
+        secret = secrets.create_secret(
+            Name=f"{prefix}-{name}",
+            SecretString=value if isinstance(value, str) else "{}",
+        )
+        physical[name] = secret["ARN"]
+    return physical
+
+
+def provision_from_file(path: Path, session: Any, prefix: str = "gistgate") -> dict[str, str]:
+    """:func:`provision` for a template file."""
+    from gistgate_dev.local.template import load_template
+
+    return provision(load_template(path), session, prefix)

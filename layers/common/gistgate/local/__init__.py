@@ -1,1 +1,0 @@
-"""Development tools (local stack, fakes); never deployed (the layer build drops them)."""
