@@ -88,3 +88,14 @@ def intrinsic_names(node: Any) -> set[str]:
             else:
                 found |= intrinsic_names(arg)
     return found
+
+
+def props(template: dict[str, Any], name: str) -> dict[str, Any]:
+    return template["Resources"][name].get("Properties") or {}
+
+
+def ref_target(template: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The resource a ``{"Ref": name}`` value points at."""
+    assert isinstance(value, dict)
+    assert set(value) == {"Ref"}, value
+    return template["Resources"][value["Ref"]]

@@ -12,7 +12,15 @@ import pytest
 from gistgate.cfn.responses import CORS_ALLOW_HEADERS
 from gistgate.core.config import AUTH_MODES, IDP_PRESETS, load_settings
 from gistgate.core.urls import base_url, prm_url, resource_url
-from tests.template.cfn import ROOT, Evaluator, intrinsic_names, lint, transform
+from tests.template.cfn import (
+    ROOT,
+    Evaluator,
+    intrinsic_names,
+    lint,
+    props,
+    ref_target,
+    transform,
+)
 
 API_ID = "abcdef1234"
 PRM_SUFFIX = "/.well-known/oauth-protected-resource/mcp"
@@ -32,17 +40,6 @@ ACCEPTED_WARNINGS = {("W2001", "AuthorizerTtl")}
 
 def resources_of(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
     return {n: r for n, r in template["Resources"].items() if r["Type"] == rtype}
-
-
-def props(template: dict[str, Any], name: str) -> dict[str, Any]:
-    return template["Resources"][name].get("Properties") or {}
-
-
-def ref_target(template: dict[str, Any], value: Any) -> dict[str, Any]:
-    """The resource a ``{"Ref": name}`` value points at."""
-    assert isinstance(value, dict)
-    assert set(value) == {"Ref"}, value
-    return template["Resources"][value["Ref"]]
 
 
 # ---------------------------------------------------------------- transform + lint
