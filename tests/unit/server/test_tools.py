@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from gistgate.mcp.tools import TOOL_NAMES
 from gistgate.storage import keys
 from tests.fixtures.mcp_stack import ALICE_TOKEN, SERVICE_TOKEN
 
@@ -22,7 +21,17 @@ def owner_items(stack, gist_id):
 
 def test_tools_list_has_the_exact_names_scopes_and_argument_names(stack):
     tools = {t.name: t for t in stack.caller().list_tools()}
-    assert set(tools) == set(TOOL_NAMES)
+    assert set(tools) == {
+        "whoami",
+        "create_gist",
+        "list_gists",
+        "get_gist",
+        "update_gist",
+        "delete_gist",
+        "get_my_profile",
+        "connect_github",
+        "disconnect_github",
+    }
     assert (tools["create_gist"].meta or {}).get("gistgate/requiredScope") == "write:gists"
     assert (tools["list_gists"].meta or {}).get("gistgate/requiredScope") == "read:gists"
     assert "gistgate/requiredScope" not in (tools["whoami"].meta or {})

@@ -1,66 +1,27 @@
-"""The gist tools, as an MCP server (the SDK's ``MCPServer``), built once per process.
-
-The SDK evaluates the tools' type hints, so its types are imported at module level.
-Tool bodies are plain synchronous functions: the SDK runs them on a worker
-thread, and everything they call (httpx, boto3) is synchronous and thread-safe
-with pooled connections reused across warm invocations. Input schemas come
-from the type hints; descriptions are written for the model that picks the
-tool: what it does, when to use it, the scope it needs.
-"""
+"""The account tools: whoami, and linking or unlinking the user's own GitHub account."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 from gistgate.core.config import Settings
 from gistgate.core.observability import logger
 from gistgate.mcp.connect import connect_url, issue_ticket
 from gistgate.mcp.errors import NotConfigured
-from gistgate.mcp.gists import Caller
 from gistgate.mcp.github import GitHubError
 from gistgate.mcp.identity import Identity
-from gistgate.mcp.runner import ToolRunner
 from gistgate.mcp.sdk import SCOPE_BASE_URL, SCOPE_IDENTITY, request_scope
 from gistgate.mcp.services import Services
-
-SERVER_NAME = "gistgate"
-INSTRUCTIONS = (
-    "Tools for GitHub gists. Call whoami first to see your scopes and which GitHub "
-    "credential gist calls will use. Gists are secret (unlisted) unless public=true."
-)
-TOOL_NAMES = (
-    "whoami",
-    "create_gist",
-    "list_gists",
-    "get_gist",
-    "update_gist",
-    "delete_gist",
-    "get_my_profile",
-    "connect_github",
-    "disconnect_github",
-)
+from gistgate.mcp.tools.kit import Toolkit
 
 
-def build_server(services: Services) -> MCPServer:
-    """An ``MCPServer`` with every gist tool registered."""
-    settings = services.settings
-    read, write, admin = settings.scope_read, settings.scope_write, settings.scope_admin
-    runner = ToolRunner(services.limiter, error_factory=ToolError)
-    gists = services.gists
-    # The SDK calls logging.basicConfig at this level (a no-op on Lambda, whose runtime has
-    # configured the root logger); INFO there would log every outbound HTTP request.
-    server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
-
-    def who(ctx: Context) -> tuple[Identity, Caller]:
-        identity = request_scope(ctx)[SCOPE_IDENTITY]
-        return identity, Caller(identity.sub, identity.has(admin))
-
-    def scoped(scope: str | None) -> dict[str, Any]:
-        return {"gistgate/requiredScope": scope} if scope else {}
+def register(server: MCPServer, services: Services) -> None:
+    """Add whoami, connect_github and disconnect_github to ``server``."""
+    kit = Toolkit(services)
+    settings, runner, who = services.settings, kit.runner, kit.who
 
     @server.tool(
         description=(
@@ -89,113 +50,6 @@ def build_server(services: Services) -> MCPServer:
             }
 
         return runner.run(identity, "whoami", None, body)
-
-    @server.tool(
-        description=(
-            "Create a GitHub gist from one or more files. `files` maps each file name to its "
-            "text content (at least one file; 1 MB per file, 4 MB in all). `public` defaults "
-            "to false (a secret, unlisted gist), as in GitHub's API. Returns the gist id and "
-            f"html_url. Requires scope '{write}'."
-        ),
-        annotations=ToolAnnotations(destructiveHint=False, idempotentHint=False),
-        meta=scoped(write),
-    )
-    def create_gist(
-        files: dict[str, str], ctx: Context, description: str = "", public: bool = False
-    ) -> dict[str, Any]:
-        identity, caller = who(ctx)
-        return runner.run(
-            identity,
-            "create_gist",
-            write,
-            lambda: gists.create(caller, description, files, public),
-        )
-
-    @server.tool(
-        description=(
-            "List gists, newest first. `limit` is 1-100 (default 10); `since` (ISO 8601, e.g. "
-            "2026-01-31T00:00:00Z) keeps only gists updated at or after it; pass the returned "
-            "`next_cursor` as `cursor` for the next page. With the user's own GitHub account "
-            "these are the user's gists; with the service account, the gists this caller created "
-            f"(all of them with scope '{admin}'). Requires scope '{read}'."
-        ),
-        annotations=ToolAnnotations(readOnlyHint=True),
-        meta=scoped(read),
-    )
-    def list_gists(
-        ctx: Context, limit: int = 10, since: str | None = None, cursor: str | None = None
-    ) -> dict[str, Any]:
-        identity, caller = who(ctx)
-        return runner.run(
-            identity, "list_gists", read, lambda: gists.list(caller, limit, since, cursor)
-        )
-
-    @server.tool(
-        description=(
-            "Get one gist by `gist_id`, with the content of every file. Files GitHub truncated "
-            "(over 1 MB) are flagged with their raw_url. With the service account, only gists "
-            f"you created (or any with scope '{admin}'). Requires scope '{read}'."
-        ),
-        annotations=ToolAnnotations(readOnlyHint=True),
-        meta=scoped(read),
-    )
-    def get_gist(gist_id: str, ctx: Context) -> dict[str, Any]:
-        identity, caller = who(ctx)
-        return runner.run(
-            identity, "get_gist", read, lambda: gists.get(caller, gist_id), gist_id=gist_id
-        )
-
-    @server.tool(
-        description=(
-            "Change a gist: a new `description`, and/or `files` mapping file names to new "
-            "content (adds or replaces that file) or to null (deletes that file). Other files "
-            "are kept. With the service account, only gists you created (or any with scope "
-            f"'{admin}'). Requires scope '{write}'."
-        ),
-        annotations=ToolAnnotations(destructiveHint=True, idempotentHint=True),
-        meta=scoped(write),
-    )
-    def update_gist(
-        gist_id: str,
-        ctx: Context,
-        description: str | None = None,
-        files: dict[str, str | None] | None = None,
-    ) -> dict[str, Any]:
-        identity, caller = who(ctx)
-        return runner.run(
-            identity,
-            "update_gist",
-            write,
-            lambda: gists.update(caller, gist_id, description, files),
-            gist_id=gist_id,
-        )
-
-    @server.tool(
-        description=(
-            "Delete a gist by `gist_id`. This cannot be undone. With the service account, only "
-            f"gists you created (or any with scope '{admin}'). Requires scope '{write}'."
-        ),
-        annotations=ToolAnnotations(destructiveHint=True, idempotentHint=True),
-        meta=scoped(write),
-    )
-    def delete_gist(gist_id: str, ctx: Context) -> dict[str, Any]:
-        identity, caller = who(ctx)
-        return runner.run(
-            identity, "delete_gist", write, lambda: gists.delete(caller, gist_id), gist_id=gist_id
-        )
-
-    @server.tool(
-        description=(
-            "The GitHub profile (login, name, bio, public_gists, followers) of the GitHub "
-            "account gist calls use: the user's own when connected, else the service account. "
-            f"Requires scope '{read}'."
-        ),
-        annotations=ToolAnnotations(readOnlyHint=True),
-        meta=scoped(read),
-    )
-    def get_my_profile(ctx: Context) -> dict[str, Any]:
-        identity, caller = who(ctx)
-        return runner.run(identity, "get_my_profile", read, lambda: gists.profile(caller))
 
     @server.tool(
         description=(
@@ -253,8 +107,6 @@ def build_server(services: Services) -> MCPServer:
         return runner.run(
             identity, "disconnect_github", None, lambda: _disconnect(services, identity)
         )
-
-    return server
 
 
 def _disconnect(services: Services, identity: Identity) -> dict[str, Any]:
