@@ -121,19 +121,19 @@ def github_callback() -> Response:
 def register() -> Response:
     body = inbound.json_body(_event())
     identity = app.current_event.request_context.identity
-    answer = SERVER.register(body, identity.source_ip or "unknown", _authorization())
+    answer = SERVER.registration.register(body, identity.source_ip or "unknown", _authorization())
     return json_response(201, answer)
 
 
 @app.post("/oauth/token")
 def token() -> Response:
-    issued = SERVER.token(inbound.form(_event()), _authorization(), _base())
+    issued = SERVER.token_endpoint.token(inbound.form(_event()), _authorization(), _base())
     return json_response(200, issued.body(), headers={"Pragma": "no-cache"})
 
 
 @app.post("/oauth/revoke")
 def revoke() -> Response:
-    SERVER.revoke(inbound.form(_event()), _authorization())
+    SERVER.revocation.revoke(inbound.form(_event()), _authorization())
     return json_response(200, {})
 
 

@@ -184,7 +184,8 @@ def test_client_credentials_with_a_public_client_is_unauthorized_client():
     """A public client identifies itself by its registered method (client_id only), so its
     authentication did not fail: the grant is what it may not use (RFC 6749 §5.2)."""
     from gistgate.oauth.clients import Client
-    from gistgate.oauth.service import AuthorizationServer
+    from gistgate.oauth.grants import Grants
+    from gistgate.oauth.store import Store
 
     public = Client(
         client_id="public-1",
@@ -194,12 +195,7 @@ def test_client_credentials_with_a_public_client_is_unauthorized_client():
         grant_types=("client_credentials",),  # registration refuses this; defence in depth
         scope=("read:gists",),
     )
-
-    class Clients:
-        def authenticate(self, form: Any, authorization: Any) -> Client:
-            return public
-
-    server = AuthorizationServer(load_settings({"AUTH_MODE": "builtin", "TABLE_NAME": "t"}))
-    server.__dict__["clients"] = Clients()
+    settings = load_settings({"AUTH_MODE": "builtin", "TABLE_NAME": "t"})
+    grants = Grants(Store("t"), None, access_ttl=60, refresh_ttl=3600)
     with pytest.raises(UnauthorizedClient):
-        server.token({"grant_type": "client_credentials"}, None, "https://gg.example")
+        grants.client_credentials(public, (), settings, "https://gg.example")

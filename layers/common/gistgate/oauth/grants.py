@@ -18,8 +18,17 @@ import secrets
 import uuid
 from typing import Any, NamedTuple
 
-from gistgate.oauth import pkce
-from gistgate.oauth.errors import InvalidGrant, InvalidScope, InvalidTarget, ServerError
+from gistgate.core.config import Settings
+from gistgate.core.urls import resource_url
+from gistgate.oauth import pkce, scopes
+from gistgate.oauth.clients import Client
+from gistgate.oauth.errors import (
+    InvalidGrant,
+    InvalidScope,
+    InvalidTarget,
+    ServerError,
+    UnauthorizedClient,
+)
 from gistgate.oauth.store import Conflict, Store
 from gistgate.storage import keys
 
@@ -198,8 +207,24 @@ class Grants:
 
     # -- access tokens -----------------------------------------------------------
 
-    def client_token(self, grant: Grant, issuer: str) -> Issued:
-        """client_credentials: an access token, no refresh token."""
+    def client_credentials(
+        self, client: Client, requested: tuple[str, ...], settings: Settings, issuer: str
+    ) -> Issued:
+        """client_credentials: an access token for ``client|<id>``, no refresh token.
+
+        Scopes are limited to the registered ones; the admin scope only for the
+        configured admin subjects.
+        """
+        if client.public:
+            # Not reachable through registration (a public client cannot register this
+            # grant). Its authentication, by its registered method, succeeded: the grant
+            # is what it may not use (RFC 6749 §4.4, §5.2), so unauthorized_client.
+            raise UnauthorizedClient("client_credentials needs a confidential client")
+        granted = scopes.within(requested or client.scope, client.scope)
+        sub = f"client|{client.client_id}"
+        if settings.scope_admin in granted and sub not in settings.admin_subjects:
+            granted = tuple(s for s in granted if s != settings.scope_admin)
+        grant = Grant(sub, client.client_id, scopes.join(granted), resource_url(issuer))
         return Issued(self._access_token(grant, issuer), self._access_ttl, grant.scope, None)
 
     def _access_token(self, grant: Grant, issuer: str) -> str:
