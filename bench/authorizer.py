@@ -1,4 +1,4 @@
-"""Authorizer benchmarks (issue #2): warm verify, introspection hit, cold start, size."""
+"""Authorizer benchmarks: warm verify, introspection hit, cold start, size."""
 
 from __future__ import annotations
 

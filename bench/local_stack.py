@@ -1,4 +1,4 @@
-"""Local-stack benchmarks (issue #5): ``make dev``'s startup until ready, and end-to-end
+"""Local-stack benchmarks: ``make dev``'s startup until ready, and end-to-end
 ``tools/call`` over real HTTP through the gateway emulator, the authorizer and the MCP
 function's processes, with one SDK client and with 20 concurrent ones.
 

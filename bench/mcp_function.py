@@ -1,4 +1,4 @@
-"""MCP function benchmarks (issue #3): warm tools/call through the Mangum handler,
+"""MCP function benchmarks: warm tools/call through the Mangum handler,
 cold import of the handler, and the built artifact's size.
 
 The handler is the real ``functions/mcp/app.py`` with real AWS calls answered by

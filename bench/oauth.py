@@ -1,4 +1,4 @@
-"""OAuth function benchmarks (issue #4): the token endpoint through the real handler
+"""OAuth function benchmarks: the token endpoint through the real handler
 (API Gateway events in, moto in-process for DynamoDB and KMS), and one KMS sign.
 
 The KMS figure is moto's, so it is only indicative: a real Sign is a network call

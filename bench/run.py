@@ -51,7 +51,7 @@ def main() -> None:
                 "x",
             )
         )
-        # The issue's reference is the naive pattern: a new PyJWKClient (so a JWKS
+        # The budget's reference is the naive pattern: a new PyJWKClient (so a JWKS
         # fetch) per call. A shared client, PyJWKClient's best case, is shown beside it.
         print(
             check(
@@ -140,7 +140,7 @@ def main() -> None:
 
 
 def mcp_benchmarks(results: dict[str, object]) -> None:
-    """Issue #3: the MCP function."""
+    """The MCP function: warm tools/call, cold import, artifact size."""
     print(
         f"== MCP: warm tools/call through the Mangum handler ({mcp.N_CALLS:,} calls each; "
         "moto in-process for DynamoDB/KMS, fake GitHub on loopback)"
@@ -184,7 +184,7 @@ def mcp_benchmarks(results: dict[str, object]) -> None:
 
 
 def oauth_benchmarks(results: dict[str, object]) -> None:
-    """Issue #4: the token endpoint and the KMS signature."""
+    """The OAuth function: the token endpoint, the KMS signature, /oauth/authorize."""
     print(
         f"== OAuth: POST /oauth/token through the handler ({oauth.N_CALLS} calls each; "
         "moto in-process for DynamoDB and KMS)"
@@ -214,7 +214,7 @@ def oauth_benchmarks(results: dict[str, object]) -> None:
 
 
 def local_stack_benchmarks(results: dict[str, object]) -> None:
-    """Issue #5: make dev's stack end to end."""
+    """The local stack (make dev): startup, and tools/call end to end."""
     print("== Local stack (make dev): startup until ready (fresh process, median of 3)")
     ready = local_stack.startup()
     results["local_startup"] = ready

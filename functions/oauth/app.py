@@ -20,17 +20,22 @@ from gistgate.core.inbound import MalformedRequest
 from gistgate.core.observability import logger
 from gistgate.core.responses import json_response
 from gistgate.core.urls import BaseUrlUnknown, base_url
-from gistgate.oauth.errors import InvalidClient, OAuthError
+from gistgate.oauth.errors import InvalidClient, OAuthError, from_storage
 from gistgate.oauth.pages import PAGE_HEADERS, Page, message_page
 from gistgate.oauth.service import AuthorizationServer
 from gistgate.oauth.web import ClientRedirectError, PageError, PageOut, Redirect
-from gistgate.storage.vault import VaultError
+from gistgate.storage.errors import StorageRejected, StorageUnavailable
 
 SETTINGS = get_settings()
 SERVER = AuthorizationServer(SETTINGS)
 # CORS for the endpoints browser-based clients call with fetch (register, token, revoke).
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=600))
 
+STORAGE_DOWN = (
+    "Your sign-in could not be stored: the server's storage is not answering. Nothing was "
+    "linked; try again in a moment."
+)
+UNSTORABLE = "A value in this request cannot be stored."
 BrowserStep = Callable[[Mapping[str, str], Mapping[str, str], str], Redirect | PageOut]
 
 
@@ -89,7 +94,15 @@ def _browser(step: BrowserStep, read: Callable[[Mapping[str, Any]], dict[str, st
     except MalformedRequest as exc:
         _log_malformed(exc)
         return _page(message_page(exc.status, "Sign-in stopped", exc.description))
-    return _answer(step(params, inbound.cookies(event), _base()))
+    try:
+        return _answer(step(params, inbound.cookies(event), _base()))
+    except StorageUnavailable as exc:
+        logger.warning("storage unavailable", extra={"error": str(exc)[:200]})
+        return _page(message_page(503, "Try again", STORAGE_DOWN))
+    except StorageRejected:
+        return _page(
+            message_page(400, "Sign-in stopped", "A value in this request cannot be stored.")
+        )
 
 
 @app.get("/oauth/authorize")
@@ -160,10 +173,10 @@ def page_error(exc: PageError) -> Response:
     return _page(message_page(exc.status, "Sign-in stopped", str(exc)))
 
 
-@app.exception_handler(VaultError)
-def vault_error(exc: VaultError) -> Response:
-    logger.warning("vault unavailable", extra={"error": type(exc).__name__})
-    return _page(message_page(503, "Try again", "Your GitHub authorization could not be stored."))
+@app.exception_handler(StorageUnavailable)
+@app.exception_handler(StorageRejected)
+def storage_error(exc: StorageUnavailable | StorageRejected) -> Response:
+    return oauth_error(from_storage(exc))
 
 
 @app.exception_handler(ClientRedirectError)

@@ -36,8 +36,7 @@ from gistgate_dev.local.dev import DevStack
 from gistgate.storage import keys
 from tests.fixtures.dev_stack import start_stack
 from tests.fixtures.oauth_stack import CLIENT_REDIRECT, FORM_TOKEN, Browser, Flow
-from tests.fixtures.wire import WireAnswer, exchange
-from tests.fixtures.wire import _parse as wire_parse
+from tests.fixtures.wire import WireAnswer, exchange, parse_answer
 
 MALLORY_TOKEN = "gho_mallorylogin_" + "m" * 23
 MALLORY_ID = 6666
@@ -1166,7 +1165,7 @@ def _raw(
             if not chunk:
                 break
             chunks.append(chunk)
-    return wire_parse(b"".join(chunks))
+    return parse_answer(b"".join(chunks))
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])

@@ -14,9 +14,10 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from gistgate.oauth.errors import InvalidRequest, OAuthError
-from gistgate.oauth.store import Store
+from gistgate.oauth.errors import InvalidRequest, from_storage
 from gistgate.storage.aws import AwsCallFailed
+from gistgate.storage.errors import StorageRejected
+from gistgate.storage.table import Table
 from tests.fixtures.oauth_stack import CLIENT_REDIRECT, FORM_ACTION, FORM_TOKEN, Flow, OAuthStack
 from tests.fixtures.wire import exchange
 
@@ -244,16 +245,17 @@ def test_dynamodb_validation_exception_is_invalid_request_not_503(monkeypatch):
     def refuse(service, operation, **params):
         raise AwsCallFailed(service, operation, "ValidationException", {})
 
-    monkeypatch.setattr("gistgate.oauth.store.call", refuse)
-    with pytest.raises(OAuthError) as caught:
-        Store("table").get({"pk": "x", "sk": "y"})
-    assert isinstance(caught.value, InvalidRequest)
-    assert caught.value.status == 400
+    monkeypatch.setattr("gistgate.storage.table.call", refuse)
+    with pytest.raises(StorageRejected) as caught:
+        Table("table").get({"pk": "x", "sk": "y"})
+    answer = from_storage(caught.value)  # what the OAuth function answers
+    assert isinstance(answer, InvalidRequest)
+    assert answer.status == 400
 
 
 def test_a_value_storage_cannot_encode_is_invalid_request_before_any_call(monkeypatch):
     calls = []
-    monkeypatch.setattr("gistgate.oauth.store.call", lambda *a, **k: calls.append(a))
-    with pytest.raises(InvalidRequest):
-        Store("table").put({"pk": "CLIENT#\udcff", "sk": "CLIENT"}, {"name": "x"}, ttl=60)
+    monkeypatch.setattr("gistgate.storage.table.call", lambda *a, **k: calls.append(a))
+    with pytest.raises(StorageRejected):
+        Table("table").put({"pk": "CLIENT#\udcff", "sk": "CLIENT"}, {"name": "x"}, ttl=60)
     assert calls == []

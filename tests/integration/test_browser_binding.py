@@ -15,6 +15,7 @@ import pytest
 from gistgate.mcp.connect import issue_ticket
 from gistgate.storage import keys
 from gistgate.storage.vault import TokenVault
+from tests.fixtures.loopback import MetadataDocuments
 from tests.fixtures.oauth_stack import (
     ALICE_GITHUB_ID,
     CLIENT_REDIRECT,
@@ -190,9 +191,7 @@ def test_the_consent_page_says_what_a_person_needs_to_decide(stack):
 
 
 def test_the_consent_page_names_the_verified_host_of_a_metadata_document_client(stack):
-    from tests.integration.test_oauth_negative import _Documents
-
-    documents = _Documents()
+    documents = MetadataDocuments()
     try:
         client_id = documents.url + "/client.json"
         documents.add(

@@ -311,7 +311,7 @@ def test_revocation_errors_never_echo_hostile_values(flow):
 
 def test_only_a_client_registered_with_the_initial_access_token_is_operator_registered(flow):
     from gistgate.oauth.clients import ClientRegistry
-    from gistgate.oauth.store import Store
+    from gistgate.storage.table import Table
 
     operator = _machine(flow)
     privileged_app = flow.api.post(
@@ -326,7 +326,7 @@ def test_only_a_client_registered_with_the_initial_access_token_is_operator_regi
         headers={"Authorization": "Bearer not-the-operator-token"},
     ).json()
     assert "operator_registered" not in operator  # stored, not part of the metadata
-    registry = ClientRegistry(Store(flow.stack.aws.table), 90)
+    registry = ClientRegistry(Table(flow.stack.aws.table), 90)
     assert registry.get(operator["client_id"]).operator_registered is True
     assert registry.get(privileged_app["client_id"]).operator_registered is True
     assert registry.get(anyone["client_id"]).operator_registered is False

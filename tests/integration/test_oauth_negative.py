@@ -6,13 +6,12 @@ from __future__ import annotations
 import base64
 import html
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from tests.fixtures.loopback import MetadataDocuments
 from tests.fixtures.oauth_stack import (
     ALICE_GITHUB_ID,
     CLIENT_REDIRECT,
@@ -435,36 +434,9 @@ def test_revoking_an_unknown_token_is_still_200(flow):
 # -- client ID metadata documents ----------------------------------------------------------
 
 
-class _Documents:
-    """A loopback server that serves client metadata documents."""
-
-    def __init__(self) -> None:
-        self.documents: dict[str, bytes] = {}
-        docs = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = docs.documents.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body or b"{}")
-
-            def log_message(self, *args) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def add(self, path: str, document: dict) -> str:
-        self.documents[path] = json.dumps(document).encode()
-        return self.url + path
-
-
 @pytest.fixture
 def documents():
-    served = _Documents()
+    served = MetadataDocuments()
     yield served
     served.server.shutdown()
 

@@ -15,7 +15,7 @@ T0 = 1_800_000_000.0
 
 
 class MemoryStore:
-    """The parts of oauth.store.Store that ClientRegistry uses, in a dict."""
+    """The parts of oauth.store.Table that ClientRegistry uses, in a dict."""
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}

@@ -185,7 +185,7 @@ def test_client_credentials_with_a_public_client_is_unauthorized_client():
     authentication did not fail: the grant is what it may not use (RFC 6749 §5.2)."""
     from gistgate.oauth.clients import Client
     from gistgate.oauth.grants import Grants
-    from gistgate.oauth.store import Store
+    from gistgate.storage.table import Table
 
     public = Client(
         client_id="public-1",
@@ -196,6 +196,6 @@ def test_client_credentials_with_a_public_client_is_unauthorized_client():
         scope=("read:gists",),
     )
     settings = load_settings({"AUTH_MODE": "builtin", "TABLE_NAME": "t"})
-    grants = Grants(Store("t"), None, access_ttl=60, refresh_ttl=3600)
+    grants = Grants(Table("t"), None, access_ttl=60, refresh_ttl=3600)
     with pytest.raises(UnauthorizedClient):
         grants.client_credentials(public, (), settings, "https://gg.example")

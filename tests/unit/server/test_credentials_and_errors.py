@@ -262,10 +262,11 @@ def test_no_token_appears_in_any_log_line(make_stack, log_output):
 
 def test_a_gist_whose_owner_cannot_be_recorded_is_undone(stack, monkeypatch):
     """Without its ownership record nobody could manage the gist, so it is deleted again."""
-    from gistgate.mcp.ownership import Ownership, OwnershipUnavailable
+    from gistgate.mcp.ownership import Ownership
+    from gistgate.storage.errors import StorageUnavailable
 
     def unavailable(self, sub, row):
-        raise OwnershipUnavailable("dynamodb transact_write_items failed: InternalServerError")
+        raise StorageUnavailable("dynamodb transact_write_items failed: InternalServerError")
 
     monkeypatch.setattr(Ownership, "record", unavailable)
     message = stack.caller().error("create_gist", {"files": {"a": "a"}})

@@ -88,7 +88,7 @@ class Settings(NamedTuple):
     resource_documentation: str | None = None
     max_token_bytes: int = 8192
     leeway_seconds: int = 60
-    # The MCP function (issue #3).
+    # The MCP function.
     github_credentials: CredentialMode = "hybrid"
     github_api_url: str = DEFAULT_GITHUB_API_URL
     github_service_secret_arn: str | None = None
@@ -100,7 +100,7 @@ class Settings(NamedTuple):
     kms_key_id: str | None = None
     rate_limit_per_minute: int = 60
     mcp_allowed_origins: tuple[str, ...] = ()
-    # The builtin authorization server (issue #4).
+    # The builtin authorization server.
     upstream_idp: str = "github"
     github_web_url: str = DEFAULT_GITHUB_WEB_URL
     upstream_oidc_issuer: str | None = None

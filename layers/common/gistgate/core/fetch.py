@@ -4,13 +4,20 @@ The limits are the point: a slow or hostile endpoint must not hold a Lambda
 (or an API Gateway authorizer, which has a hard timeout) or fill its memory.
 httpx is imported on first use so that functions which never fetch do not
 pay for it at cold start.
+
+:func:`bounded_transport` is the one httpx transport every outbound client of
+ours uses (this module's, the GitHub client's, the CIMD fetcher's, the CLI's):
+every socket operation within one deadline (:func:`within`) and, when given an
+address check, connections only to vetted addresses.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -26,6 +33,9 @@ DEFAULT_MAX_BYTES = 150_000
 MAX_REDIRECTS = 3
 USER_AGENT = "gistgate/0.1 (+https://github.com/gistgate/gistgate)"
 
+# May a connection go to this IP address? (see :func:`bounded_transport`)
+AddressCheck = Callable[[str], bool]
+
 _client: httpx.Client | None = None
 # The absolute (monotonic) deadline of the request in progress. httpx's timeouts
 # apply to each socket operation, so a server that trickles its headers a byte
@@ -34,7 +44,12 @@ _deadline: ContextVar[float | None] = ContextVar("gistgate_fetch_deadline", defa
 
 
 class FetchError(Exception):
-    """A fetch failed; ``reason`` is a short machine-readable code."""
+    """A fetch failed; ``reason`` is a short machine-readable code.
+
+    One of: unsafe_url, redirect_off_host, too_many_redirects, http_status, timeout,
+    transport, too_large, not_json; and from a vetting transport, unsafe_address (an
+    address the check refused) and unresolved (the host name has no address).
+    """
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -53,8 +68,38 @@ def _remaining(timeout: float | None) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-def _deadline_backend() -> Any:
-    """An httpcore network backend whose every socket operation honours ``_deadline``."""
+def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
+    """The addresses ``host`` resolves to, each once, in the resolver's order.
+
+    getaddrinfo runs in a daemon thread, so a slow resolver cannot outlast the deadline.
+    """
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as exc:
+            box.append(exc)
+
+    worker = threading.Thread(target=run, name="gistgate-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not box:
+        raise FetchError("timeout", "name resolution")
+    if isinstance(box[0], Exception) or not box[0]:
+        raise FetchError("unresolved", "the host name does not resolve")
+    return list(dict.fromkeys(str(info[4][0]) for info in box[0]))
+
+
+def _network_backend(vet: AddressCheck | None) -> Any:
+    """An httpcore network backend whose every socket operation honours ``_deadline``.
+
+    With ``vet``, a TCP connect resolves the host once, refuses (``FetchError``
+    ``unsafe_address``) unless ``vet`` accepts every address, and connects to the
+    vetted addresses themselves, the first that answers; TLS SNI, certificate checks and
+    ``Host`` keep the name, so a DNS answer that changes between check and connect
+    (rebinding) has no window. Unix sockets are refused then.
+    """
     import httpcore
 
     class Stream(httpcore.NetworkStream):
@@ -90,6 +135,30 @@ def _deadline_backend() -> Any:
             local_address: str | None = None,
             socket_options: Any = None,
         ) -> httpcore.NetworkStream:
+            if vet is None:
+                return self._connect(host, port, timeout, local_address, socket_options)
+            started = time.monotonic()
+            addresses = _resolve(host, port, _remaining(timeout))
+            if not all(vet(address) for address in addresses):
+                raise FetchError("unsafe_address", "a resolved address was refused")
+            if timeout is not None:
+                timeout = max(timeout - (time.monotonic() - started), 0.01)
+            *others, last = addresses
+            for address in others:
+                try:
+                    return self._connect(address, port, timeout, local_address, socket_options)
+                except httpcore.ConnectError:
+                    continue  # the next vetted address
+            return self._connect(last, port, timeout, local_address, socket_options)
+
+        def _connect(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None,
+            local_address: str | None,
+            socket_options: Any,
+        ) -> httpcore.NetworkStream:
             return Stream(
                 self._inner.connect_tcp(
                     host, port, _remaining(timeout), local_address, socket_options
@@ -99,6 +168,8 @@ def _deadline_backend() -> Any:
         def connect_unix_socket(
             self, path: str, timeout: float | None = None, socket_options: Any = None
         ) -> httpcore.NetworkStream:
+            if vet is not None:
+                raise FetchError("unsafe_url", "unix sockets are not fetched")
             return Stream(
                 self._inner.connect_unix_socket(path, _remaining(timeout), socket_options)
             )
@@ -109,10 +180,15 @@ def _deadline_backend() -> Any:
     return Backend()
 
 
-def bounded_transport() -> httpx.HTTPTransport:
+def bounded_transport(
+    *, vet: AddressCheck | None = None, max_keepalive_connections: int | None = None
+) -> httpx.HTTPTransport:
     """httpx's transport with our deadline-aware network backend (see :func:`within`).
 
-    httpx exposes no network-backend option, so its connection pool is replaced;
+    ``vet`` (an address in, may we connect to it?) fences every connection: the host
+    is resolved once and every address must pass (see :func:`_network_backend`).
+    ``max_keepalive_connections=0`` keeps no idle sockets. httpx exposes no
+    network-backend option, so its connection pool is replaced;
     ``tests/unit/test_fetch.py`` fails loudly if httpx stops having one.
     """
     import httpcore
@@ -123,7 +199,8 @@ def bounded_transport() -> httpx.HTTPTransport:
         raise RuntimeError("httpx.HTTPTransport no longer has a ConnectionPool _pool")
     transport._pool = httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(),
-        network_backend=_deadline_backend(),
+        network_backend=_network_backend(vet),
+        max_keepalive_connections=max_keepalive_connections,
     )
     return transport
 
@@ -143,7 +220,8 @@ def _http() -> httpx.Client:
     return _client
 
 
-def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+def read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    """The response body, refused (``FetchError``) past ``max_bytes`` or ``deadline``."""
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError("too_large", f"{declared} bytes declared")
@@ -230,7 +308,7 @@ def _request_json(
                     continue
                 if response.status_code not in statuses:
                     raise FetchError("http_status", str(response.status_code))
-                body = _read_capped(response, max_bytes, deadline)
+                body = read_capped(response, max_bytes, deadline)
         except httpx.TimeoutException:
             raise FetchError("timeout") from None
         except httpx.HTTPError as exc:

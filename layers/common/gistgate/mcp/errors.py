@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from gistgate.mcp.connect import TicketUnavailable
 from gistgate.mcp.credentials import (
     CredentialError,
     NotConnected,
@@ -27,9 +26,10 @@ from gistgate.mcp.github import (
     GitHubUnavailable,
     GitHubValidation,
 )
-from gistgate.mcp.ownership import BadCursor, OwnershipUnavailable
-from gistgate.storage.ratelimit import RateLimited, RateLimiterUnavailable
-from gistgate.storage.vault import VaultError
+from gistgate.mcp.ownership import BadCursor
+from gistgate.storage.errors import StorageRejected, StorageUnavailable
+from gistgate.storage.ratelimit import RateLimited
+from gistgate.storage.vault import GrantUndecryptable
 
 
 class ToolRefusal(Exception):
@@ -106,7 +106,9 @@ def describe(exc: BaseException) -> Failure | None:
             )
         case GitHubError():
             return Failure("github_error", f"GitHub error: {exc}.", status)
-        case VaultError() | OwnershipUnavailable() | RateLimiterUnavailable() | TicketUnavailable():
+        case StorageRejected():
+            return Failure("invalid_argument", "Invalid argument: a value cannot be stored.")
+        case StorageUnavailable() | GrantUndecryptable():
             return Failure(
                 "storage_unavailable",
                 "The server's storage is not answering; try again shortly.",

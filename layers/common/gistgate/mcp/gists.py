@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 from gistgate.mcp.credentials import Credential, Credentials
 from gistgate.mcp.github import GitHubClient, GitHubError, GitHubNotFound
-from gistgate.mcp.ownership import OwnedGist, Owner, Ownership, OwnershipUnavailable
+from gistgate.mcp.ownership import OwnedGist, Owner, Ownership
+from gistgate.storage.errors import StorageUnavailable
 
 MAX_FILES = 50
 MAX_FILE_BYTES = 1_000_000
@@ -234,7 +235,7 @@ class Gists:
         if credential.kind == "service":
             try:
                 self._ownership.record(caller.sub, _owned_row(gist))
-            except OwnershipUnavailable:
+            except StorageUnavailable:
                 # Without its ownership record nobody could manage the gist: undo it, and
                 # report the storage failure even if the undo fails too.
                 with contextlib.suppress(GitHubError):

@@ -20,10 +20,7 @@ from gistgate.core.inbound import MalformedRequest
 from gistgate.core.inbound.jsontext import decode_json
 from gistgate.storage import keys
 from gistgate.storage.aws import AwsCallFailed, call
-
-
-class OwnershipUnavailable(Exception):
-    """DynamoDB failed; the operation is refused rather than guessed."""
+from gistgate.storage.errors import StorageUnavailable, failure
 
 
 class BadCursor(ValueError):
@@ -85,11 +82,11 @@ class Ownership:
 
     def _call(self, operation: str, **params: Any) -> Any:
         if not self._table:
-            raise OwnershipUnavailable("gist ownership needs TABLE_NAME")
+            raise StorageUnavailable("gist ownership needs TABLE_NAME")
         try:
             return call("dynamodb", operation, **params)
         except AwsCallFailed as exc:
-            raise OwnershipUnavailable(str(exc)) from None
+            raise failure(exc) from None  # refused rather than guessed
 
     def owner(self, gist_id: str) -> Owner | None:
         """The ownership record of ``gist_id``, or None."""

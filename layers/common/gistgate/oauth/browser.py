@@ -45,7 +45,6 @@ from gistgate.oauth.pkce import well_formed_challenge
 from gistgate.oauth.redirects import redirect_warning
 from gistgate.oauth.sessions import Sessions
 from gistgate.oauth.signin import SignIn, flow_cookie, take_transaction
-from gistgate.oauth.store import Store
 from gistgate.oauth.upstream import GITHUB_SCOPES, OIDC_SCOPES
 from gistgate.oauth.web import (
     ClientRedirectError,
@@ -57,6 +56,7 @@ from gistgate.oauth.web import (
     same_browser,
 )
 from gistgate.storage import keys
+from gistgate.storage.table import Table
 
 if TYPE_CHECKING:
     from gistgate.oauth.connect_flow import ConnectFlow
@@ -87,7 +87,7 @@ class BrowserFlow:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: Table,
         clients: ClientRegistry,
         grants: Grants,
         signin: SignIn,

@@ -31,21 +31,12 @@ request. Every failure is a :class:`CimdError`, which callers map to OAuth
 from __future__ import annotations
 
 import ipaddress
-import socket
-import threading
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from gistgate.core.cache import Clock, ExpiringMap
-from gistgate.core.fetch import (
-    USER_AGENT,
-    FetchError,
-    _deadline_backend,
-    _read_capped,
-    bounded_transport,
-    within,
-)
+from gistgate.core.fetch import USER_AGENT, FetchError, bounded_transport, read_capped, within
 from gistgate.core.inbound import MalformedRequest
 from gistgate.core.inbound.jsontext import decode_json
 from gistgate.core.netguard import is_loopback_address, is_loopback_host, is_public_address
@@ -53,7 +44,6 @@ from gistgate.oauth.names import client_name_problem
 from gistgate.oauth.redirects import redirect_uri_problem, uri_characters_ok
 
 if TYPE_CHECKING:
-    import httpcore
     import httpx
 
 MAX_URL_LENGTH = 2048
@@ -130,90 +120,21 @@ def _vetted(address: str, allow_loopback: bool) -> bool:
     return is_public_address(address) or (allow_loopback and is_loopback_address(address))
 
 
-def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
-    """getaddrinfo in a daemon thread, so a slow resolver cannot outlast the deadline."""
-    box: list[Any] = []
-
-    def run() -> None:
-        try:
-            box.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except (OSError, UnicodeError) as exc:
-            box.append(exc)
-
-    worker = threading.Thread(target=run, name="cimd-resolve", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if not box:
-        raise CimdError("timeout", "The client's host name did not resolve in time.")
-    if isinstance(box[0], Exception):
-        raise CimdError("transport", "The client's host name does not resolve.")
-    addresses = [str(info[4][0]) for info in box[0]]
-    if not addresses:
-        raise CimdError("transport", "The client's host name does not resolve.")
-    return list(dict.fromkeys(addresses))
-
-
-def _pinned_backend(allow_loopback: bool) -> httpcore.NetworkBackend:
-    """A network backend that resolves, vets every address, and connects to a vetted one.
-
-    It wraps :func:`gistgate.core.fetch._deadline_backend`, so the connect (and the
-    TLS handshake that follows, with the hostname as SNI) honours the deadline.
-    """
-    import httpcore
-
-    class PinnedBackend(httpcore.NetworkBackend):
-        def __init__(self) -> None:
-            self._inner = _deadline_backend()
-
-        def connect_tcp(
-            self,
-            host: str,
-            port: int,
-            timeout: float | None = None,
-            local_address: str | None = None,
-            socket_options: Any = None,
-        ) -> httpcore.NetworkStream:
-            started = time.monotonic()
-            addresses = _resolve(host, port, timeout)
-            if not all(_vetted(a, allow_loopback) for a in addresses):
-                raise CimdError("private_address", _PRIVATE_MESSAGE)
-            if timeout is not None:
-                timeout = max(timeout - (time.monotonic() - started), 0.01)
-            *others, last = addresses
-            for address in others:
-                try:
-                    return self._inner.connect_tcp(
-                        address, port, timeout, local_address, socket_options
-                    )
-                except httpcore.ConnectError:
-                    continue  # the next vetted address
-            return self._inner.connect_tcp(last, port, timeout, local_address, socket_options)
-
-        def connect_unix_socket(
-            self, path: str, timeout: float | None = None, socket_options: Any = None
-        ) -> httpcore.NetworkStream:
-            raise CimdError("unsafe_url", "Unix sockets are not fetched.")
-
-        def sleep(self, seconds: float) -> None:
-            self._inner.sleep(seconds)
-
-    return PinnedBackend()
-
-
 _clients: dict[bool, httpx.Client] = {}
 
 
 def _http(allow_loopback: bool) -> httpx.Client:
-    """One client per process and ``allow_loopback``: building one costs ~50 ms of TLS setup."""
+    """One client per process and ``allow_loopback``: building one costs ~50 ms of TLS setup.
+
+    Its transport resolves each host once and connects only to vetted addresses
+    (:func:`gistgate.core.fetch.bounded_transport` with ``vet``), within the deadline.
+    """
     client = _clients.get(allow_loopback)
     if client is None:
-        import httpcore
         import httpx
 
-        transport = bounded_transport()  # checks httpx still has a pool to replace
-        transport._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            network_backend=_pinned_backend(allow_loopback),
+        transport = bounded_transport(
+            vet=lambda address: _vetted(address, allow_loopback),
             max_keepalive_connections=0,  # no idle sockets to hosts we do not control
         )
         client = _clients[allow_loopback] = httpx.Client(
@@ -298,9 +219,13 @@ def parse_document(client_id: str, data: Any, *, fetched_at: float) -> ClientMet
     )
 
 
+# FetchError reasons, as CimdError reasons and the messages users see.
 _FETCH_REASONS = {
-    "timeout": "The client metadata document took too long to fetch.",
-    "too_large": "The client metadata document is larger than 5 KB.",
+    "timeout": ("timeout", "The client metadata document took too long to fetch."),
+    "too_large": ("too_large", "The client metadata document is larger than 5 KB."),
+    "unsafe_address": ("private_address", _PRIVATE_MESSAGE),
+    "unresolved": ("transport", "The client's host name does not resolve."),
+    "unsafe_url": ("unsafe_url", "Unix sockets are not fetched."),
 }
 
 
@@ -392,13 +317,15 @@ class CimdFetcher:
                             "http_status",
                             f"Fetching the client metadata document gave HTTP {status}{note}.",
                         )
-                    body = _read_capped(response, self.max_bytes, deadline)
+                    body = read_capped(response, self.max_bytes, deadline)
                     max_age = _max_age(response.headers.get("cache-control", ""))
             except FetchError as exc:
-                message = _FETCH_REASONS.get(exc.reason, "The client metadata fetch failed.")
-                raise CimdError(exc.reason, message) from None
+                reason, message = _FETCH_REASONS.get(
+                    exc.reason, (exc.reason, "The client metadata fetch failed.")
+                )
+                raise CimdError(reason, message) from None
             except httpx.TimeoutException:
-                raise CimdError("timeout", _FETCH_REASONS["timeout"]) from None
+                raise CimdError(*_FETCH_REASONS["timeout"]) from None
             except httpx.HTTPError:
                 raise CimdError(
                     "transport", "The client metadata document could not be fetched."

@@ -31,8 +31,8 @@ from gistgate.oauth.errors import (
 )
 from gistgate.oauth.names import client_name_problem
 from gistgate.oauth.redirects import redirect_uri_problem
-from gistgate.oauth.store import Store
 from gistgate.storage import keys
+from gistgate.storage.table import Table
 
 PUBLIC = "none"
 AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
@@ -160,7 +160,7 @@ class ClientRegistry:
     """Registered clients in the table, plus CIMD clients fetched on demand."""
 
     def __init__(
-        self, store: Store, ttl_days: int, cimd: Any | None = None, *, dev: bool = False
+        self, store: Table, ttl_days: int, cimd: Any | None = None, *, dev: bool = False
     ) -> None:
         self._dev = dev
         self._store = store
@@ -170,7 +170,7 @@ class ClientRegistry:
     def register(
         self, metadata: dict[str, Any], *, operator_registered: bool = False
     ) -> dict[str, Any]:
-        """Store a new client; the response (with its secret, shown only now).
+        """Table a new client; the response (with its secret, shown only now).
 
         ``operator_registered``: the request carried the operator's initial access
         token. Stored, not returned: it is our trust in the client, not its metadata.

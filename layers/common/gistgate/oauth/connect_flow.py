@@ -30,10 +30,10 @@ from gistgate.oauth.errors import OAuthError
 from gistgate.oauth.pages import message_page
 from gistgate.oauth.sessions import Session, Sessions
 from gistgate.oauth.signin import TXN_TTL, SignIn, flow_cookie, take_transaction
-from gistgate.oauth.store import Store
 from gistgate.oauth.upstream import Upstream, UpstreamIdentity
 from gistgate.oauth.web import Cookie, PageError, PageOut, Redirect
 from gistgate.storage import keys
+from gistgate.storage.table import Table
 
 GITHUB_CALLBACK = "/oauth/github/callback"
 MAX_TICKET = 128
@@ -45,7 +45,7 @@ class ConnectFlow:
 
     def __init__(
         self,
-        store: Store,
+        store: Table,
         sessions: Sessions,
         signin: SignIn | None,
         github: Callable[[], Upstream],

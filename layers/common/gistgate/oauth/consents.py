@@ -9,8 +9,8 @@ upstream, and write it only after the user pressed Approve.
 
 from __future__ import annotations
 
-from gistgate.oauth.store import Store
 from gistgate.storage import keys
+from gistgate.storage.table import Table
 
 REMEMBER_SECONDS = 30 * 86400
 
@@ -18,7 +18,7 @@ REMEMBER_SECONDS = 30 * 86400
 class Consents:
     """Remembered approvals, keyed by (subject, client id)."""
 
-    def __init__(self, store: Store, ttl: int = REMEMBER_SECONDS) -> None:
+    def __init__(self, store: Table, ttl: int = REMEMBER_SECONDS) -> None:
         self._store = store
         self._ttl = ttl
 

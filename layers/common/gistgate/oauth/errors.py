@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from gistgate.storage.errors import StorageRejected, StorageUnavailable
+
 # RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
 _OUTSIDE_CHARSET = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
 
@@ -74,11 +76,6 @@ class InvalidTarget(OAuthError):
     error = "invalid_target"
 
 
-class AccessDenied(OAuthError):
-    status = 403
-    error = "access_denied"
-
-
 class InvalidRedirectUri(OAuthError):
     """RFC 7591 §3.2.2."""
 
@@ -117,3 +114,10 @@ class NotServed(OAuthError):
 
     status = 404
     error = "invalid_request"
+
+
+def from_storage(exc: StorageUnavailable | StorageRejected) -> OAuthError:
+    """The OAuth answer to a storage failure: retry later, or the request is at fault."""
+    if isinstance(exc, StorageRejected):
+        return InvalidRequest("a value in this request cannot be stored")
+    return ServerError("storage is not answering; try again")

@@ -29,8 +29,8 @@ from gistgate.oauth.errors import (
     ServerError,
     UnauthorizedClient,
 )
-from gistgate.oauth.store import Conflict, Store
 from gistgate.storage import keys
+from gistgate.storage.table import Conflict, Table
 
 CODE_TTL = 300
 GRACE_SECONDS = 10
@@ -69,7 +69,7 @@ class Issued(NamedTuple):
 class Grants:
     """Issue and redeem codes and tokens."""
 
-    def __init__(self, store: Store, signer: Any, *, access_ttl: int, refresh_ttl: int) -> None:
+    def __init__(self, store: Table, signer: Any, *, access_ttl: int, refresh_ttl: int) -> None:
         self._store = store
         self._signer = signer
         self._access_ttl = access_ttl

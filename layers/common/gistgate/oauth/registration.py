@@ -10,9 +10,9 @@ from typing import Any
 from gistgate.core.config import Settings
 from gistgate.oauth import scopes
 from gistgate.oauth.clients import ClientRegistry, validate_registration
-from gistgate.oauth.errors import ServerError, TooManyRequests
+from gistgate.oauth.errors import TooManyRequests
 from gistgate.oauth.requests import require_builtin
-from gistgate.storage.ratelimit import RateLimited, RateLimiter, RateLimiterUnavailable
+from gistgate.storage.ratelimit import RateLimited, RateLimiter
 
 
 class RegistrationEndpoint:
@@ -52,8 +52,6 @@ class RegistrationEndpoint:
             raise TooManyRequests(
                 "too many registrations from this address", retry_after=exc.retry_after
             ) from None
-        except RateLimiterUnavailable:
-            raise ServerError("storage is not answering; try again") from None
         privileged = self._privileged(authorization)
         metadata = validate_registration(
             body,

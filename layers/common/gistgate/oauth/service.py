@@ -13,7 +13,7 @@ from gistgate.oauth.browser import BrowserFlow
 from gistgate.oauth.clients import ClientRegistry
 from gistgate.oauth.errors import ServerError
 from gistgate.oauth.grants import Grants
-from gistgate.oauth.store import Store
+from gistgate.storage.table import Table
 
 if TYPE_CHECKING:
     from gistgate.oauth.connect_flow import ConnectFlow
@@ -30,7 +30,7 @@ class AuthorizationServer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = Store(settings.table_name)
+        self.store = Table(settings.table_name)
 
     # -- composition ------------------------------------------------------------
 

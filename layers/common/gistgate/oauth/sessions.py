@@ -15,9 +15,9 @@ import secrets
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from gistgate.oauth.store import Store
 from gistgate.oauth.web import Cookie, cookie, cookie_name
 from gistgate.storage import keys
+from gistgate.storage.table import Table
 
 SESSION_TTL = 12 * 3600
 COOKIE = "session"
@@ -42,7 +42,7 @@ class Session(NamedTuple):
 class Sessions:
     """Open, find and end browser sessions."""
 
-    def __init__(self, store: Store, ttl: int = SESSION_TTL) -> None:
+    def __init__(self, store: Table, ttl: int = SESSION_TTL) -> None:
         self._store = store
         self._ttl = ttl
 

@@ -17,10 +17,10 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from gistgate.oauth import pkce
-from gistgate.oauth.store import Store
 from gistgate.oauth.upstream import Upstream, UpstreamIdentity
 from gistgate.oauth.web import Cookie, PageError, cookie, cookie_name, same_browser
 from gistgate.storage import keys
+from gistgate.storage.table import Table
 
 TXN_TTL = 600
 CALLBACK = "/oauth/callback"
@@ -36,7 +36,7 @@ def flow_cookie(cookies: Mapping[str, str], base: str) -> tuple[str, Cookie]:
 
 
 def take_transaction(
-    store: Store,
+    store: Table,
     params: Mapping[str, str],
     cookies: Mapping[str, str],
     base: str,
@@ -55,7 +55,7 @@ def take_transaction(
 class SignIn:
     """Send a browser to the sign-in provider, and learn who came back."""
 
-    def __init__(self, store: Store, provider: Callable[[], Upstream]) -> None:
+    def __init__(self, store: Table, provider: Callable[[], Upstream]) -> None:
         self._store = store
         self._provider = provider  # built on first use: it may read a secret
 
@@ -68,7 +68,7 @@ class SignIn:
         *,
         select_account: bool = False,
     ) -> str:
-        """Store the transaction and return the provider's authorization URL."""
+        """Table the transaction and return the provider's authorization URL."""
         state = secrets.token_urlsafe(32)
         verifier, challenge = pkce.new_pair()
         self._store.put(

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from gistgate.storage import keys
 from gistgate.storage.aws import AwsCallFailed, call
+from gistgate.storage.errors import StorageUnavailable, failure
 
 WINDOW_SECONDS = 60.0
 
@@ -38,10 +39,6 @@ class RateLimited(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"rate limit reached; retry after {retry_after} s")
         self.retry_after = retry_after
-
-
-class RateLimiterUnavailable(Exception):
-    """DynamoDB did not answer; the limiter fails closed."""
 
 
 class Decision(NamedTuple):
@@ -88,7 +85,7 @@ class RateLimiter:
             if exc.code == "ConditionalCheckFailedException":
                 old = exc.response.get("Item") or {}
                 return {"failed": float(old["tat"]["N"]) if "tat" in old else None}
-            raise RateLimiterUnavailable(str(exc)) from None
+            raise failure(exc) from None  # the limiter fails closed
 
     def _from_idle(self, sub: str, now: float, count: int) -> Any:
         """The bucket is full (no item, or ``tat`` in the past): ``tat = now + count·interval``."""
@@ -122,7 +119,7 @@ class RateLimiter:
     def acquire(self, sub: str) -> Decision:
         """Take one token for ``sub`` or raise :class:`RateLimited`."""
         if not self._table:
-            raise RateLimiterUnavailable("the rate limiter needs TABLE_NAME")
+            raise StorageUnavailable("the rate limiter needs TABLE_NAME")
         now = self._clock()
         held = self._leases.get(sub)
         if held is not None and held[0] > 0 and held[1] > now:

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from gistgate.core.cache import ExpiringMap
 from gistgate.storage import keys
 from gistgate.storage.aws import AwsCallFailed, call
+from gistgate.storage.errors import StorageUnavailable, failure
 
 PURPOSE = "github-token"
 CACHE_SECONDS = 60.0
@@ -33,15 +34,7 @@ ABSENT_SECONDS = 5.0
 _SCHEMA = 1
 
 
-class VaultError(Exception):
-    """Base class: the vault could not answer (never carries a token)."""
-
-
-class VaultUnavailable(VaultError):
-    """DynamoDB or KMS failed or is not configured."""
-
-
-class GrantUndecryptable(VaultError):
+class GrantUndecryptable(Exception):
     """The stored grant does not decrypt for this subject (tampered or moved)."""
 
 
@@ -96,7 +89,7 @@ class TokenVault:
 
     def _require(self) -> tuple[str, str]:
         if not (self._table and self._key):
-            raise VaultUnavailable("the token vault needs TABLE_NAME and GISTGATE_KMS_KEY_ID")
+            raise StorageUnavailable("the token vault needs TABLE_NAME and GISTGATE_KMS_KEY_ID")
         return self._table, self._key
 
     def _call(self, service: str, operation: str, **params: Any) -> Any:
@@ -107,7 +100,7 @@ class TokenVault:
                 raise GrantUndecryptable(
                     "the stored grant does not decrypt for this user"
                 ) from None
-            raise VaultUnavailable(str(exc)) from None
+            raise failure(exc) from None
 
     def status(self, sub: str) -> GrantStatus | None:
         """The linked GitHub account (no decryption), or None."""

@@ -1,4 +1,4 @@
-"""The authorization server's items in the single table, as plain dicts.
+"""The single table, as plain dicts: the one adapter every item's module builds on.
 
 Every item carries ``expires_at`` (epoch seconds, the table's TTL attribute).
 DynamoDB deletes expired items only eventually (moto never does), so every read
@@ -7,8 +7,9 @@ conditional write, so two concurrent requests can never both succeed.
 
 A value storage cannot hold is the request's fault, not storage's: a string
 that is not UTF-8-encodable (a lone surrogate) is refused before the call, and
-DynamoDB's ``ValidationException`` (a key too long, an item too large) is a 400
-``invalid_request``, never the 503 that tells a client to retry the same thing.
+DynamoDB's ``ValidationException`` (a key too long, an item too large) is
+:class:`StorageRejected` (a 400), never the :class:`StorageUnavailable` (a 503)
+that tells a client to retry the same thing.
 """
 
 from __future__ import annotations
@@ -18,21 +19,21 @@ from collections.abc import Callable
 from typing import Any
 
 from gistgate.core.observability import logger
-from gistgate.oauth.errors import InvalidRequest, ServerError
 from gistgate.storage.aws import AwsCallFailed, call
+from gistgate.storage.errors import (
+    CONDITIONAL,
+    Conflict,
+    StorageRejected,
+    StorageUnavailable,
+    failure,
+)
 from gistgate.storage.keys import EXPIRES_AT
+
+__all__ = ["Conflict", "Key", "StorageRejected", "StorageUnavailable", "Table"]
 
 Key = dict[str, str]
 
 UNSTORABLE = "a value in this request cannot be stored"
-
-
-class Conflict(Exception):
-    """A conditional write lost: the item was absent, taken or changed."""
-
-    def __init__(self, item: dict[str, Any] | None = None) -> None:
-        super().__init__("condition failed")
-        self.item = item
 
 
 def _storable(params: dict[str, Any]) -> bool:
@@ -59,7 +60,7 @@ def _serializers() -> tuple[Any, Any]:
     return TypeSerializer(), TypeDeserializer()
 
 
-class Store:
+class Table:
     """Typed-free access to the table: the modules above it own the item shapes."""
 
     def __init__(self, table_name: str | None, clock: Callable[[], float] = time.time) -> None:
@@ -69,20 +70,19 @@ class Store:
 
     def _call(self, operation: str, **params: Any) -> Any:
         if not self._table:
-            raise ServerError("the authorization server needs TABLE_NAME")
+            raise StorageUnavailable("the table is not configured (TABLE_NAME)")
         if not _storable(params):
-            raise InvalidRequest(UNSTORABLE)
+            raise StorageRejected(UNSTORABLE)
         try:
             return call("dynamodb", operation, TableName=self._table, **params)
         except AwsCallFailed as exc:
-            if exc.code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+            if exc.code in CONDITIONAL:
                 old = exc.response.get("Item")
                 raise Conflict(self._decode(old) if old else None) from None
             if exc.code == "ValidationException":
                 # Logged: a ValidationException from our own expression would be a bug.
                 logger.warning("storage refused a value", extra={"operation": operation})
-                raise InvalidRequest(UNSTORABLE) from None
-            raise ServerError("storage is not answering; try again") from None
+            raise failure(exc) from None
 
     def _encode(self, values: dict[str, Any]) -> dict[str, Any]:
         return {k: self._ser.serialize(v) for k, v in values.items() if v is not None}
