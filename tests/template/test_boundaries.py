@@ -5,6 +5,9 @@ The layout (docs/architecture.md): ``core`` needs nothing of ours; ``storage`` a
 ``tokens`` build on ``core``; the authorizer on ``tokens``; the MCP and OAuth code on
 ``storage`` (and OAuth on ``tokens``, for its metadata). The development tools
 (``gistgate_dev``) are never imported by anything that ships.
+
+And the public surfaces: every module lists its public names in ``__all__``, nothing
+imports a name a module does not list, and no ``_`` name is imported across modules.
 """
 
 from __future__ import annotations
@@ -132,3 +135,79 @@ def test_each_layer_build_holds_only_its_own_domain(template, layer, tmp_path):
     assert packages == LAYER_PACKAGES[layer]
     assert not list(built.rglob("gistgate_dev"))
     assert not list(built.rglob("*.pyc"))  # precompiling is the real build's job
+
+
+# -- public surfaces --------------------------------------------------------------------
+
+# Being restructured along with storage: no __all__ yet (add it, then drop them from here).
+NO_ALL_YET: tuple[str, ...] = ()  # every module states its public names
+USERS = sorted(
+    path
+    for folder in ("layers/common/gistgate", "dev", "functions", "tests", "bench")
+    for path in (ROOT / folder).rglob("*.py")
+    if "node_modules" not in path.parts
+)
+
+
+def _declared_all(path: Path) -> list[str] | None:
+    """The names in the module's ``__all__`` (a literal list of strings), or None."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if isinstance(node, ast.Assign | ast.AnnAssign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in targets
+        ):
+            assert isinstance(node.value, ast.List), path
+            return [ast.literal_eval(elt) for elt in node.value.elts]
+    return None
+
+
+def _expected_to_list(path: Path) -> bool:
+    return not str(path.relative_to(PACKAGE)).startswith(NO_ALL_YET)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SOURCES if _expected_to_list(p)],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_each_module_lists_its_public_names(path: Path):
+    assert _declared_all(path) is not None, "no __all__ (docs/architecture.md, Public surfaces)"
+
+
+def test_no_import_takes_an_unlisted_or_private_name():
+    """``from m import name`` needs ``name`` in m's ``__all__``; ``_`` names stay in their
+    module (imported or read as ``m._name``). Test seams that patch a module's global
+    (``monkeypatch.setattr(m, "call", ...)``) are not imports."""
+    modules = {_module_of(path): path for path in SOURCES}
+    listed = {
+        module: _declared_all(path) if _expected_to_list(path) else None
+        for module, path in modules.items()
+    }
+    problems = []
+    for path in USERS:
+        where = path.relative_to(ROOT)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        aliases: dict[str, str] = {}  # a local name bound to a module (``from m import x``)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+                continue
+            ours = node.module.split(".")[0] in ("gistgate", "gistgate_dev", "tests")
+            for alias in node.names:
+                if ours and alias.name.startswith("_") and not alias.name.startswith("__"):
+                    problems.append(f"{where}: imports {node.module}.{alias.name}")
+                if f"{node.module}.{alias.name}" in modules:
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                    continue
+                exported = listed.get(node.module)
+                if exported is not None and alias.name not in exported:
+                    problems.append(f"{where}: {node.module}.{alias.name} is not in its __all__")
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                problems.append(f"{where}: reads {aliases[node.value.id]}.{node.attr}")
+    assert problems == [], "\n".join(sorted(set(problems)))

@@ -3,4 +3,6 @@
 Kept import-free so each function pays only for the modules it uses.
 """
 
+__all__ = ["__version__"]
+
 __version__ = "0.1.0"

@@ -1,9 +1,9 @@
-"""The bad-input catalogue (shared/reference/authorizer-bad-inputs.md), one row per case.
+"""The bad bearer tokens of docs/authorizer-bad-inputs.md, one row (or test) per case.
 
 Each row runs the real authorizer (real JWKS over HTTP on loopback, real
 pyjwt/cryptography) and asserts both the outcome and the reason code in the
 decision log line, so a row cannot pass because some other check happened to
-fire. Adding a case is one ``row(...)`` line.
+fire. Adding a case is one ``row(...)`` line here and one line in that page.
 """
 
 from __future__ import annotations

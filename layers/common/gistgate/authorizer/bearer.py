@@ -13,6 +13,8 @@ from typing import Any
 
 from gistgate.tokens.errors import MalformedToken, MissingToken, NotBearer, TokenTooLarge
 
+__all__ = ["extract_bearer"]
+
 # RFC 6750 b64token, widened to any visible ASCII: no spaces, no control characters.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 

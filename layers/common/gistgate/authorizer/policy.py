@@ -12,6 +12,8 @@ from typing import Any
 
 from gistgate.tokens.principal import Principal
 
+__all__ = ["BadMethodArn", "api_wide_resource", "policy_response"]
+
 MAX_RESOURCE_ARN = 512
 _API_ID = re.compile(r"[A-Za-z0-9]+")
 _STAGE = re.compile(r"[A-Za-z0-9_\-$]+")

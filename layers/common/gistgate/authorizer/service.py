@@ -31,6 +31,8 @@ from gistgate.tokens.principal import Principal
 from gistgate.tokens.trust import Trust, TrustedIssuer, jwks_source, resolve_trust
 from gistgate.tokens.validator import JwtValidator
 
+__all__ = ["Authorizer", "AuthorizerFailure", "build_authorizer"]
+
 UNAUTHORIZED = "Unauthorized"
 MAX_BASE_URLS = 16
 

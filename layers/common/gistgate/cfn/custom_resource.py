@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from gistgate.cfn.responses import build_gateway_responses
 
+__all__ = ["DEPLOYMENT_DESCRIPTION", "handle_event", "physical_id"]
+
 LOG = logging.getLogger(__name__)
 
 DEPLOYMENT_DESCRIPTION = "gistgate gateway responses"

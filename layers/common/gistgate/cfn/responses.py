@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from gistgate.core.challenge import bearer_challenge
 
+__all__ = ["CORS_ALLOW_HEADERS", "GatewayResponse", "build_gateway_responses"]
+
 CORS_ALLOW_HEADERS = "Authorization,Content-Type,Mcp-Protocol-Version,Mcp-Session-Id,Last-Event-ID"
 CORS_EXPOSE_HEADERS = "WWW-Authenticate,Mcp-Session-Id"
 

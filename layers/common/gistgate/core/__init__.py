@@ -3,3 +3,5 @@ logging and metrics, secrets, discovery, and the decoding of inbound requests.
 
 Ships in CommonLayer. Imports nothing from the rest of gistgate.
 """
+
+__all__: list[str] = []

@@ -19,6 +19,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, NamedTuple, TypeVar
 
+__all__ = ["Clock", "ExpiringMap", "RefreshingCache"]
+
 K = TypeVar("K")
 V = TypeVar("V")
 

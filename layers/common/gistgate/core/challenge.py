@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ["bearer_challenge"]
+
 # quoted-string content we emit: visible ASCII without '"' and '\' (RFC 7230 qdtext subset)
 _QDTEXT = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$")
 

@@ -14,6 +14,19 @@ from typing import Literal, NamedTuple
 
 from gistgate.core.netguard import UnsafeUrlError, check_outbound_url
 
+__all__ = [
+    "AUTH_MODES",
+    "DEFAULT_ALGORITHMS",
+    "IDP_PRESETS",
+    "MCP_PATH",
+    "SUPPORTED_ALGORITHMS",
+    "IssuerConfig",
+    "Settings",
+    "SettingsError",
+    "get_settings",
+    "load_settings",
+]
+
 AuthMode = Literal["builtin", "jwt", "introspection"]
 CredentialMode = Literal["service", "delegated", "hybrid"]
 

@@ -16,6 +16,15 @@ from gistgate.core.cache import Clock, RefreshingCache
 from gistgate.core.fetch import FetchError, request_json
 from gistgate.core.netguard import UnsafeUrlError, check_outbound_url
 
+__all__ = [
+    "METADATA_MAX_BYTES",
+    "METADATA_STALE_FOR",
+    "METADATA_TTL",
+    "Discovery",
+    "fetch_metadata",
+    "metadata_urls",
+]
+
 METADATA_TTL = 3600.0
 METADATA_STALE_FOR = 86_400.0
 METADATA_MAX_BYTES = 64_000

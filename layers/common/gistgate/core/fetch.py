@@ -28,6 +28,17 @@ from gistgate.core.netguard import UnsafeUrlError, check_outbound_url
 if TYPE_CHECKING:
     import httpx
 
+__all__ = [
+    "MAX_REDIRECTS",
+    "USER_AGENT",
+    "AddressCheck",
+    "FetchError",
+    "bounded_transport",
+    "read_capped",
+    "request_json",
+    "within",
+]
+
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_MAX_BYTES = 150_000
 MAX_REDIRECTS = 3

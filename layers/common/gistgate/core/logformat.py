@@ -21,6 +21,8 @@ from typing import Any
 
 from aws_lambda_powertools.logging.formatter import BasePowertoolsFormatter
 
+__all__ = ["EMF_ATTRIBUTE", "EmfFragment", "LeanJsonFormatter"]
+
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
     "asctime",

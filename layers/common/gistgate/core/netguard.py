@@ -37,6 +37,17 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+__all__ = [
+    "EMBEDS_IPV4",
+    "SPECIAL_PURPOSE",
+    "UnsafeUrlError",
+    "check_outbound_url",
+    "is_loopback_address",
+    "is_loopback_host",
+    "is_public_address",
+    "special_purpose_network",
+]
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # (block, the registry entry and the RFC that defines it). Order matters only for

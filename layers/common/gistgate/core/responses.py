@@ -8,6 +8,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+__all__ = ["json_response"]
+
 
 def json_response(
     status: int,

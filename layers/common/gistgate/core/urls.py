@@ -14,6 +14,8 @@ from typing import Any
 from gistgate.core.config import MCP_PATH, Settings
 from gistgate.core.netguard import is_loopback_host
 
+__all__ = ["PRM_PATH", "BaseUrlUnknown", "base_url", "prm_url", "resource_url"]
+
 PRM_PATH = "/.well-known/oauth-protected-resource"
 
 

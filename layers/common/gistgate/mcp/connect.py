@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 from gistgate.storage import keys
 from gistgate.storage.table import Table
 
+__all__ = ["CONNECT_PATH", "TICKET_SECONDS", "connect_url", "issue_ticket"]
+
 TICKET_SECONDS = 600
 CONNECT_PATH = "/oauth/github/connect"
 

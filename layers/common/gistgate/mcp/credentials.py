@@ -22,6 +22,17 @@ from gistgate.core.secrets import get_secret
 from gistgate.mcp.github import GitHubUnauthorized
 from gistgate.storage.vault import GitHubGrant, GrantUndecryptable, TokenVault
 
+__all__ = [
+    "Credential",
+    "CredentialError",
+    "Credentials",
+    "Kind",
+    "NotConnected",
+    "ReconnectRequired",
+    "ServiceCredentialUnavailable",
+    "parse_service_secret",
+]
+
 Kind = Literal["service", "delegated"]
 T = TypeVar("T")
 

@@ -31,6 +31,8 @@ from gistgate.storage.errors import StorageRejected, StorageUnavailable
 from gistgate.storage.ratelimit import RateLimited
 from gistgate.storage.vault import GrantUndecryptable
 
+__all__ = ["Failure", "MissingScope", "NotConfigured", "describe"]
+
 
 class ToolRefusal(Exception):
     """A refusal decided by the tools layer itself (scope, configuration)."""

@@ -19,6 +19,8 @@ from gistgate.mcp.github import GitHubClient, GitHubError, GitHubNotFound
 from gistgate.mcp.ownership import OwnedGist, Owner, Ownership
 from gistgate.storage.errors import StorageUnavailable
 
+__all__ = ["Caller", "GistNotFound", "Gists", "InvalidArgument", "NotOwner"]
+
 MAX_FILES = 50
 MAX_FILE_BYTES = 1_000_000
 MAX_TOTAL_BYTES = 4_000_000

@@ -25,6 +25,17 @@ from gistgate.core.fetch import bounded_transport, within
 if TYPE_CHECKING:
     import httpx
 
+__all__ = [
+    "GitHubClient",
+    "GitHubError",
+    "GitHubForbidden",
+    "GitHubNotFound",
+    "GitHubRateLimited",
+    "GitHubUnauthorized",
+    "GitHubUnavailable",
+    "GitHubValidation",
+]
+
 API_VERSION = "2022-11-28"
 USER_AGENT = "gistgate/0.1 (+https://github.com/gistgate/gistgate)"
 CONNECT_TIMEOUT = 3.0

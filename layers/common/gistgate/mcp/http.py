@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from starlette.types import Receive, Scope, Send
 
+__all__ = ["build_app", "check_event", "malformed_response"]
+
 JSON = "application/json"
 # Lambda's request payload limit. The SDK's default (4 MiB) would answer 413 to a call the
 # tools accept (4 MB of file content), before the tool could say what is too large.

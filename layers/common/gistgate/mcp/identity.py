@@ -13,6 +13,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+__all__ = ["Identity", "IdentityError", "identity_from_event"]
+
 
 class IdentityError(Exception):
     """No usable identity: answered with a 401 challenge, and no tool runs."""

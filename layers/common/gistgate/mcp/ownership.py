@@ -22,6 +22,8 @@ from gistgate.storage import keys
 from gistgate.storage.aws import AwsCallFailed, call
 from gistgate.storage.errors import StorageUnavailable, failure
 
+__all__ = ["BadCursor", "OwnedGist", "Owner", "Ownership", "decode_cursor", "encode_cursor"]
+
 
 class BadCursor(ValueError):
     """A paging cursor this server did not issue."""

@@ -19,6 +19,8 @@ from gistgate.core.observability import log_with_metric, logger
 from gistgate.mcp.errors import Failure, MissingScope, describe
 from gistgate.mcp.identity import Identity
 
+__all__ = ["ToolRunner"]
+
 T = TypeVar("T")
 
 

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from mcp.server.lowlevel import Server
     from mcp.server.mcpserver import Context, MCPServer
 
+__all__ = ["SCOPE_BASE_URL", "SCOPE_IDENTITY", "lowlevel_server", "quiet_sdk_logs", "request_scope"]
+
 # Where the HTTP layer leaves the caller for the tools, in the ASGI scope.
 SCOPE_IDENTITY = "gistgate.identity"
 SCOPE_BASE_URL = "gistgate.base_url"

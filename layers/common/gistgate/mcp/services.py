@@ -12,6 +12,8 @@ from gistgate.mcp.ownership import Ownership
 from gistgate.storage.ratelimit import RateLimiter
 from gistgate.storage.vault import TokenVault
 
+__all__ = ["Services", "build_services"]
+
 
 class Services(NamedTuple):
     """The MCP function's collaborators (one set per process, reused while warm)."""

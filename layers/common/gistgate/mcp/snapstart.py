@@ -24,6 +24,8 @@ from typing import Any
 
 from gistgate.storage.aws import client
 
+__all__ = ["register_snapstart_hooks"]
+
 AWS_SERVICES = ("dynamodb", "kms", "secretsmanager")
 
 

@@ -1,1 +1,3 @@
 """The builtin OAuth authorization server."""
+
+__all__: list[str] = []

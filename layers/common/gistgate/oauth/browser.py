@@ -61,6 +61,8 @@ from gistgate.storage.table import Table
 if TYPE_CHECKING:
     from gistgate.oauth.connect_flow import ConnectFlow
 
+__all__ = ["BrowserFlow"]
+
 CONSENT_TTL = 600
 CONSENT_PATH = "/oauth/consent"
 MAX_FORM_TOKEN = 128

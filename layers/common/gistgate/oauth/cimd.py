@@ -46,6 +46,8 @@ from gistgate.oauth.redirects import redirect_uri_problem, uri_characters_ok
 if TYPE_CHECKING:
     import httpx
 
+__all__ = ["CimdError", "CimdFetcher", "ClientMetadataDocument", "is_cimd_client_id"]
+
 MAX_URL_LENGTH = 2048
 MAX_CACHE_TTL = 24 * 3600.0
 FAILURE_TTL = 30.0

@@ -34,6 +34,8 @@ from gistgate.oauth.redirects import redirect_uri_problem
 from gistgate.storage import keys
 from gistgate.storage.table import Table
 
+__all__ = ["AUTH_FAILED", "Client", "ClientRegistry", "validate_registration"]
+
 PUBLIC = "none"
 AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")

@@ -35,6 +35,8 @@ from gistgate.oauth.web import Cookie, PageError, PageOut, Redirect
 from gistgate.storage import keys
 from gistgate.storage.table import Table
 
+__all__ = ["ConnectFlow"]
+
 GITHUB_CALLBACK = "/oauth/github/callback"
 MAX_TICKET = 128
 EXPIRED = "This link has expired or was already used. Ask your MCP client for a new one."

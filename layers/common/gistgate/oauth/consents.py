@@ -12,6 +12,8 @@ from __future__ import annotations
 from gistgate.storage import keys
 from gistgate.storage.table import Table
 
+__all__ = ["Consents"]
+
 REMEMBER_SECONDS = 30 * 86400
 
 

@@ -12,6 +12,25 @@ import re
 
 from gistgate.storage.errors import StorageRejected, StorageUnavailable
 
+__all__ = [
+    "InvalidClient",
+    "InvalidClientMetadata",
+    "InvalidGrant",
+    "InvalidRedirectUri",
+    "InvalidRequest",
+    "InvalidScope",
+    "InvalidTarget",
+    "NotServed",
+    "OAuthError",
+    "ServerError",
+    "TooManyRequests",
+    "UnauthorizedClient",
+    "UnsupportedGrantType",
+    "UnsupportedResponseType",
+    "UpstreamLoginFailed",
+    "from_storage",
+]
+
 # RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
 _OUTSIDE_CHARSET = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
 

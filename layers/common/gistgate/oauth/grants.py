@@ -32,6 +32,8 @@ from gistgate.oauth.errors import (
 from gistgate.storage import keys
 from gistgate.storage.table import Conflict, Table
 
+__all__ = ["GRACE_SECONDS", "Grant", "Grants", "Issued"]
+
 CODE_TTL = 300
 GRACE_SECONDS = 10
 

@@ -16,6 +16,8 @@ from gistgate.core.config import Settings
 from gistgate.oauth import scopes
 from gistgate.tokens.trust import BUILTIN_JWKS_PATH
 
+__all__ = ["authorization_server_metadata"]
+
 
 def authorization_server_metadata(settings: Settings, issuer: str) -> dict[str, Any]:
     """Every field the MCP authorization spec expects of an authorization server."""

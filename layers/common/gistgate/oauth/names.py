@@ -12,6 +12,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+__all__ = ["client_name_problem"]
+
 MAX_NAME = 200
 # Cc control, Cf format (bidi overrides, zero-width joiners), Cs surrogates,
 # Co private use, Cn unassigned, Zl/Zp line and paragraph separators.

@@ -10,6 +10,8 @@ from __future__ import annotations
 from html import escape
 from typing import NamedTuple
 
+__all__ = ["PAGE_HEADERS", "ConsentView", "Page", "consent_page", "message_page"]
+
 PAGE_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",

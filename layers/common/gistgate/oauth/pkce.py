@@ -8,6 +8,8 @@ import hmac
 import re
 import secrets
 
+__all__ = ["new_pair", "verify", "well_formed_challenge"]
+
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 _CHALLENGE = re.compile(r"[A-Za-z0-9\-_]{43}")
 

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from gistgate.core.netguard import is_loopback_host
 
+__all__ = ["redirect_uri_problem", "redirect_warning", "uri_characters_ok"]
+
 MAX_LENGTH = 2000
 # Printable ASCII that RFC 3986 never allows in a URI. Browsers read "\\" as "/", so
 # "https://evil.example\\.good.example/" would show one host and reach another.

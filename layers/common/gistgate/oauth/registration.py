@@ -14,6 +14,8 @@ from gistgate.oauth.errors import TooManyRequests
 from gistgate.oauth.requests import require_builtin
 from gistgate.storage.ratelimit import RateLimited, RateLimiter
 
+__all__ = ["RegistrationEndpoint"]
+
 
 class RegistrationEndpoint:
     """Register one client per request."""

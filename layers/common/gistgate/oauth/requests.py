@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from gistgate.core.config import Settings
 from gistgate.oauth.errors import InvalidRequest, NotServed
 
+__all__ = ["field", "require_builtin"]
+
 MAX_FORM_FIELD = 4096
 
 

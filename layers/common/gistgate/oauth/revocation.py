@@ -10,6 +10,8 @@ from gistgate.oauth.clients import ClientRegistry
 from gistgate.oauth.grants import Grants
 from gistgate.oauth.requests import field, require_builtin
 
+__all__ = ["RevocationEndpoint"]
+
 
 class RevocationEndpoint:
     """Revoke what a client holds."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from gistgate.core.config import Settings
 from gistgate.oauth.errors import InvalidScope
 
+__all__ = ["join", "parse", "supported", "within"]
+
 
 def parse(raw: str | None) -> tuple[str, ...]:
     """Distinct scope tokens in their given order."""

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from gistgate.oauth.token_endpoint import TokenEndpoint
     from gistgate.storage.vault import TokenVault
 
+__all__ = ["AuthorizationServer"]
+
 
 class AuthorizationServer:
     """One per process; every dependency is created on first use."""

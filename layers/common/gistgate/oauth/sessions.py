@@ -19,6 +19,8 @@ from gistgate.oauth.web import Cookie, cookie, cookie_name
 from gistgate.storage import keys
 from gistgate.storage.table import Table
 
+__all__ = ["Session", "Sessions"]
+
 SESSION_TTL = 12 * 3600
 COOKIE = "session"
 MAX_COOKIE = 128

@@ -22,6 +22,8 @@ from gistgate.oauth.web import Cookie, PageError, cookie, cookie_name, same_brow
 from gistgate.storage import keys
 from gistgate.storage.table import Table
 
+__all__ = ["TXN_TTL", "SignIn", "flow_cookie", "take_transaction"]
+
 TXN_TTL = 600
 CALLBACK = "/oauth/callback"
 MAX_STATE = 128

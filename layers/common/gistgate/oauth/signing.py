@@ -38,6 +38,14 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from gistgate.storage.aws import AwsCallFailed, call
 
+__all__ = [
+    "RAW_MESSAGE_LIMIT",
+    "KmsSigner",
+    "SigningUnavailable",
+    "UnsupportedSigningKey",
+    "der_to_raw",
+]
+
 ALG = "ES256"
 KEY_SPEC = "ECC_NIST_P256"
 KMS_SIGNING_ALGORITHM = "ECDSA_SHA_256"

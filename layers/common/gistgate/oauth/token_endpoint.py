@@ -16,6 +16,8 @@ from gistgate.oauth.errors import InvalidTarget, UnauthorizedClient, Unsupported
 from gistgate.oauth.grants import Grants, Issued
 from gistgate.oauth.requests import field, require_builtin
 
+__all__ = ["TokenEndpoint"]
+
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
 

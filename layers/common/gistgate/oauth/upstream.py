@@ -17,6 +17,15 @@ from gistgate.core.observability import logger
 from gistgate.oauth.errors import ServerError, UpstreamLoginFailed
 from gistgate.storage.vault import GitHubGrant
 
+__all__ = [
+    "GITHUB_SCOPES",
+    "OIDC_SCOPES",
+    "GitHubLogin",
+    "OidcLogin",
+    "Upstream",
+    "UpstreamIdentity",
+]
+
 GITHUB_SCOPES = "gist read:user"
 OIDC_SCOPES = "openid profile email"
 TIMEOUT = 8.0

@@ -16,6 +16,19 @@ from urllib.parse import urlencode
 from gistgate.oauth.pages import Page
 from gistgate.storage import keys
 
+__all__ = [
+    "ClientRedirectError",
+    "Cookie",
+    "PageError",
+    "PageOut",
+    "Redirect",
+    "client_redirect",
+    "cookie",
+    "cookie_name",
+    "error_redirect",
+    "same_browser",
+]
+
 
 class Cookie(NamedTuple):
     name: str

@@ -14,6 +14,16 @@ from gistgate.core.discovery import Discovery
 from gistgate.core.fetch import FetchError
 from gistgate.core.urls import resource_url
 
+__all__ = [
+    "AS_METADATA_CACHE_CONTROL",
+    "JWKS_CACHE_CONTROL",
+    "PRM_CACHE_CONTROL",
+    "PublishedKeys",
+    "WellKnownError",
+    "authorization_server_metadata",
+    "protected_resource_metadata",
+]
+
 PRM_CACHE_CONTROL = "public, max-age=300"
 AS_METADATA_CACHE_CONTROL = "public, max-age=3600"
 # Short enough that a rotation's next key is seen well before it signs.

@@ -11,6 +11,8 @@ import threading
 from functools import cache
 from typing import Any
 
+__all__ = ["AwsCallFailed", "call", "client", "reset"]
+
 _lock = threading.Lock()
 
 

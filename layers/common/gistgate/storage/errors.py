@@ -12,7 +12,7 @@ from typing import Any
 
 from gistgate.storage.aws import AwsCallFailed
 
-__all__ = ["Conflict", "StorageRejected", "StorageUnavailable", "failure"]
+__all__ = ["CONDITIONAL", "Conflict", "StorageRejected", "StorageUnavailable", "failure"]
 
 CONDITIONAL = ("ConditionalCheckFailedException", "TransactionCanceledException")
 

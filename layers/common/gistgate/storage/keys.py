@@ -7,6 +7,27 @@ from __future__ import annotations
 
 import hashlib
 
+__all__ = [
+    "EXPIRES_AT",
+    "PK",
+    "SK",
+    "auth_code",
+    "auth_transaction",
+    "browser_session",
+    "connect_ticket",
+    "connect_ticket_by_digest",
+    "consent_request",
+    "digest",
+    "gist_owner",
+    "github_grant",
+    "oauth_client",
+    "rate_bucket",
+    "refresh_family",
+    "user_consent",
+    "user_gist",
+    "user_gists_prefix",
+]
+
 PK = "pk"
 SK = "sk"
 EXPIRES_AT = "expires_at"
@@ -52,7 +73,7 @@ def connect_ticket_by_digest(ticket_digest: str) -> dict[str, str]:
     return {PK: f"TICKET#{ticket_digest}", SK: "TICKET"}
 
 
-# -- the builtin authorization server (issue #4) ------------------------------
+# -- the builtin authorization server ------------------------------
 
 
 def oauth_client(client_id: str) -> dict[str, str]:

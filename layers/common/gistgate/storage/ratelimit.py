@@ -30,6 +30,8 @@ from gistgate.storage import keys
 from gistgate.storage.aws import AwsCallFailed, call
 from gistgate.storage.errors import StorageUnavailable, failure
 
+__all__ = ["WINDOW_SECONDS", "Decision", "RateLimited", "RateLimiter"]
+
 WINDOW_SECONDS = 60.0
 
 

@@ -26,6 +26,17 @@ from gistgate.storage import keys
 from gistgate.storage.aws import AwsCallFailed, call
 from gistgate.storage.errors import StorageUnavailable, failure
 
+__all__ = [
+    "ABSENT_SECONDS",
+    "CACHE_SECONDS",
+    "PURPOSE",
+    "GitHubGrant",
+    "GrantStatus",
+    "GrantUndecryptable",
+    "TokenVault",
+    "encryption_context",
+]
+
 PURPOSE = "github-token"
 CACHE_SECONDS = 60.0
 # "Not connected" is remembered only briefly: the OAuth function (another Lambda)

@@ -1,1 +1,3 @@
 """Bearer-token validation: JWTs against cached JWKS, opaque tokens by introspection."""
+
+__all__: list[str] = []

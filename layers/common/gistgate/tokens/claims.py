@@ -20,6 +20,15 @@ from gistgate.tokens.errors import (
 )
 from gistgate.tokens.presets import IdpPreset
 
+__all__ = [
+    "check_audience",
+    "check_issuer",
+    "check_required_values",
+    "check_times",
+    "first_string",
+    "scopes_from",
+]
+
 
 def numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> float | None:
     """A NumericDate claim: int or float, finite, not a bool or a string."""

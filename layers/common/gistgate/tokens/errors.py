@@ -13,6 +13,28 @@ contain the token or any part of it.
 
 from __future__ import annotations
 
+__all__ = [
+    "AmbiguousKey",
+    "BadAudience",
+    "BadIssuer",
+    "BadSignature",
+    "ForbiddenHeader",
+    "InactiveToken",
+    "InsufficientScope",
+    "InvalidClaim",
+    "MalformedToken",
+    "MissingToken",
+    "NotBearer",
+    "NotYetValid",
+    "TokenError",
+    "TokenExpired",
+    "TokenTooLarge",
+    "UnknownKid",
+    "UnsupportedAlgorithm",
+    "VerifierUnavailable",
+    "WrongTokenType",
+]
+
 
 class AuthError(Exception):
     """Base of every authorization failure."""

@@ -29,6 +29,8 @@ from gistgate.tokens.presets import IdpPreset
 from gistgate.tokens.principal import Principal
 from gistgate.tokens.trust import Trust
 
+__all__ = ["CACHE_SECONDS", "INTROSPECTION_MAX_BYTES", "Introspector", "token_digest"]
+
 CACHE_SECONDS = 60
 CACHE_MAX_ENTRIES = 10_000
 INTROSPECTION_TIMEOUT = 2.0

@@ -20,6 +20,15 @@ from gistgate.core.fetch import FetchError, request_json
 from gistgate.tokens.errors import UnknownKid, VerifierUnavailable
 from gistgate.tokens.keys import KeySet, VerificationKey
 
+__all__ = [
+    "JWKS_MAX_BYTES",
+    "JWKS_STALE_FOR",
+    "JWKS_TTL",
+    "KID_REFETCH_COOLDOWN",
+    "UNKNOWN_KID_TTL",
+    "JwksCache",
+]
+
 JWKS_TTL = 600.0
 JWKS_STALE_FOR = 86_400.0
 KID_REFETCH_COOLDOWN = 30.0

@@ -22,6 +22,8 @@ from gistgate.tokens.errors import (
     WrongTokenType,
 )
 
+__all__ = ["looks_like_jwt", "parse_jws"]
+
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _KID = re.compile(r"[\x21-\x7e]{1,256}")
 # Header parameters that would let the token choose its own key, or that change

@@ -15,6 +15,8 @@ from jwt.exceptions import InvalidKeyError
 
 from gistgate.tokens.errors import AmbiguousKey, UnknownKid, UnsupportedAlgorithm
 
+__all__ = ["ALGORITHMS", "KeySet", "VerificationKey"]
+
 # alg -> (kty, allowed curves or None)
 ALG_KEY_TYPES: dict[str, tuple[str, frozenset[str] | None]] = {
     "RS256": ("RSA", None),

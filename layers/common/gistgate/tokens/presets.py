@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+__all__ = ["IdpPreset", "get_preset"]
+
 
 class IdpPreset(NamedTuple):
     """The claim mapping of one identity provider."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+__all__ = ["Principal"]
+
 TokenKind = Literal["jwt", "introspection"]
 
 

@@ -13,6 +13,8 @@ from typing import NamedTuple
 from gistgate.core.config import IssuerConfig, Settings
 from gistgate.core.urls import resource_url
 
+__all__ = ["BUILTIN_JWKS_PATH", "Trust", "TrustedIssuer", "jwks_source", "resolve_trust"]
+
 BUILTIN_JWKS_PATH = "/.well-known/jwks.json"
 
 

@@ -31,6 +31,8 @@ from gistgate.tokens.presets import get_preset
 from gistgate.tokens.principal import Principal
 from gistgate.tokens.trust import Trust, TrustedIssuer
 
+__all__ = ["JwtValidator"]
+
 
 class JwtValidator:
     """Validates JWT access tokens for one deployment's settings."""

@@ -10,6 +10,20 @@ printable ASCII without ``"`` and ``\\``.
 
 from __future__ import annotations
 
+__all__ = [
+    "BadAuthority",
+    "BadEscape",
+    "BadNumber",
+    "MalformedRequest",
+    "NotJson",
+    "NotText",
+    "RepeatedHeader",
+    "RepeatedMember",
+    "RepeatedParameter",
+    "TooDeep",
+    "TooLarge",
+]
+
 
 class MalformedRequest(Exception):
     """Base: answered 400 ``{"error": "invalid_request", "error_description": …}``.

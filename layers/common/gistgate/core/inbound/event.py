@@ -22,6 +22,8 @@ from gistgate.core.inbound.errors import MalformedRequest, NotText, TooLarge
 from gistgate.core.inbound.jsontext import decode_json
 from gistgate.core.inbound.params import checked, unique, urlencoded_pairs
 
+__all__ = ["body", "body_text", "form", "json_body", "query", "query_pairs"]
+
 MAX_FORM_BYTES = 64 * 1024
 MAX_JSON_BYTES = 64 * 1024
 

@@ -16,6 +16,8 @@ from typing import Any
 from gistgate.core.inbound.errors import BadAuthority, RepeatedHeader
 from gistgate.core.inbound.text import is_text, require_text
 
+__all__ = ["authority", "check_headers", "cookies", "header"]
+
 MAX_COOKIE_VALUE = 4096  # browsers keep at most 4096 bytes per cookie
 
 # RFC 6265 §4.1.1: cookie-name is an RFC 2616 token.

@@ -27,6 +27,8 @@ from gistgate.core.inbound.errors import (
 )
 from gistgate.core.inbound.text import has_surrogate
 
+__all__ = ["decode_json"]
+
 MAX_DEPTH = 32
 MAX_NUMBER_CHARS = 40  # an I-JSON double has 17 significant digits; room for sign and exponent
 

@@ -16,6 +16,8 @@ from urllib.parse import unquote_to_bytes
 from gistgate.core.inbound.errors import BadEscape, NotText, RepeatedParameter, TooLarge
 from gistgate.core.inbound.text import require_text
 
+__all__ = ["checked", "unique", "urlencoded_pairs"]
+
 MAX_FIELDS = 64
 MAX_NAME = 128
 # The longest value any of our parameters takes (a CIMD client_id is at most 2000

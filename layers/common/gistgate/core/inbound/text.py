@@ -14,6 +14,8 @@ import re
 
 from gistgate.core.inbound.errors import NotText
 
+__all__ = ["has_surrogate", "is_text", "require_text"]
+
 _NOT_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 

@@ -17,6 +17,8 @@ from gistgate.mcp.sdk import SCOPE_BASE_URL, SCOPE_IDENTITY, request_scope
 from gistgate.mcp.services import Services
 from gistgate.mcp.tools.kit import Toolkit
 
+__all__ = ["register"]
+
 
 def register(server: MCPServer, services: Services) -> None:
     """Add whoami, connect_github and disconnect_github to ``server``."""

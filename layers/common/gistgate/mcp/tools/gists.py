@@ -14,6 +14,8 @@ from mcp_types import ToolAnnotations
 from gistgate.mcp.services import Services
 from gistgate.mcp.tools.kit import Toolkit, scoped
 
+__all__ = ["register"]
+
 
 def register(server: MCPServer, services: Services) -> None:
     """Add the gist tools to ``server``."""

@@ -17,6 +17,8 @@ from gistgate.mcp.runner import ToolRunner
 from gistgate.mcp.sdk import SCOPE_IDENTITY, request_scope
 from gistgate.mcp.services import Services
 
+__all__ = ["Toolkit", "scoped"]
+
 
 class Toolkit:
     """The runner (scope, rate limit, errors, audit) and the scopes, for one tool module."""
