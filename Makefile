@@ -15,11 +15,13 @@ PYTHON313 ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.1
 	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 export PYTHON313
 
-.PHONY: help install interop test lint unit validate build bench clean dev
+.PHONY: help install interop test lint unit component e2e validate build bench clean dev
 
 help:
 	@echo "make dev       the local stack on http://127.0.0.1:3000 (no Docker): PORT=, AUTH_MODE=, ..."
-	@echo "make test      lint, unit/integration tests, sam validate --lint, sam build"
+	@echo "make test      lint, unit + component + e2e tests, sam validate --lint, sam build"
+	@echo "make unit      the fast tests, in seconds: no servers, no moto, no network"
+	@echo "make component, make e2e   the other tiers: tests/component, tests/e2e"
 	@echo "make build     sam build (python3.13/arm64 layers, no Docker needed)"
 	@echo "make bench     benchmarks: authorizer, introspection cache, cold start, artifact size"
 
@@ -53,11 +55,23 @@ interop: $(INTEROP)/node_modules/.installed
 
 install: $(VENV)/.installed $(VENV_SAM)/.installed interop
 
+# mypy takes its files and strictness from [tool.mypy] in pyproject.toml.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
-unit: $(VENV)/.installed $(INTEROP)/node_modules/.installed
-	$(PY) -m pytest -q
+# The tests by cost (README, Testing). unit: pure and fast, no servers, no moto, no network
+# (tests/unit/conftest.py refuses it). component: the real handlers with moto, the fake
+# GitHub and loopback servers, plus the template and layer checks. e2e: `make dev`'s stack
+# against real clients (the npm packages of tests/interop).
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q tests/unit
+
+component: $(VENV)/.installed
+	$(PY) -m pytest -q tests/component
+
+e2e: $(VENV)/.installed $(INTEROP)/node_modules/.installed
+	$(PY) -m pytest -q tests/e2e
 
 validate: $(VENV_SAM)/.installed
 	$(SAM) validate --lint --region $(REGION)
@@ -66,7 +80,7 @@ build: $(VENV_SAM)/.installed
 	@test -n "$(PYTHON313)" || echo "note: no Python 3.13 found; layers are built without .pyc"
 	$(SAM) build --region $(REGION)
 
-test: lint unit validate build
+test: lint unit component e2e validate build
 
 # The whole product on loopback: the real handlers behind a local API Gateway, moto, and a
 # fake GitHub. Settings come from the environment (`make dev AUTH_MODE=jwt OAUTH_ISSUER=...`).

@@ -1,31 +1,21 @@
-"""Shared fixtures: keys, a real IdP (JWKS + metadata) over HTTP on loopback,
-settings and authorizer factories, handler loading."""
+"""Fixtures every tier may use, none of which starts a server or touches AWS: keys,
+fresh settings per test, the authorizer's decision lines, the process log.
+
+The tiers add their own: tests/unit/conftest.py blocks the network,
+tests/component/conftest.py brings moto, the loopback IdP, the fake GitHub and the
+in-process stacks, tests/e2e/conftest.py the ``make dev`` stack.
+"""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import ModuleType
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pytest_httpserver import HTTPServer
 
-from gistgate.authorizer.service import Authorizer, build_authorizer
-from gistgate.core.config import Settings, get_settings, load_settings
+from gistgate.core.config import get_settings
 from gistgate.tokens.trust import resolve_trust
 from tests.fixtures.tokens import KeyRing, make_key
-
-ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = [
-    "tests.fixtures.aws",
-    "tests.fixtures.mcp_stack",
-    "tests.fixtures.oauth_stack",
-    "tests.fixtures.dev_stack",
-    "tests.fixtures.fake_oidc",
-]
 
 
 @pytest.fixture(scope="session")
@@ -36,83 +26,6 @@ def keyring() -> KeyRing:
         ec384=make_key("ES384", "ec384-1"),
         other_rsa=make_key("RS256", "rsa-1"),  # same kid, another issuer's key
     )
-
-
-class IdP:
-    """A real identity provider's HTTP surface: JWKS, metadata, introspection."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.server = server
-        self.issuer = server.url_for("").rstrip("/")
-        self.jwks_uri = server.url_for("/jwks.json")
-
-    def serve_jwks(self, document: dict[str, Any] | None = None, *, status: int = 200) -> None:
-        self.server.clear_all_handlers()
-        if status == 200:
-            self.server.expect_request("/jwks.json").respond_with_json(document or {"keys": []})
-        else:
-            self.server.expect_request("/jwks.json").respond_with_data("boom", status=status)
-
-    def serve_metadata(self, path: str, document: dict[str, Any]) -> None:
-        self.server.expect_request(path).respond_with_json(document)
-
-    def hits(self, path: str) -> int:
-        return sum(1 for request, _ in self.server.log if request.path == path)
-
-    @property
-    def jwks_fetches(self) -> int:
-        return self.hits("/jwks.json")
-
-
-@pytest.fixture
-def idp(httpserver: HTTPServer, keyring: KeyRing) -> Iterator[IdP]:
-    provider = IdP(httpserver)
-    provider.serve_jwks(keyring.jwks())
-    yield provider
-    httpserver.clear()
-
-
-@pytest.fixture
-def make_settings(idp: IdP) -> Callable[..., Settings]:
-    """Settings for AUTH_MODE=jwt against the test IdP; keyword args override env vars."""
-
-    def factory(**env: str) -> Settings:
-        base = {
-            "AUTH_MODE": "jwt",
-            "OAUTH_ISSUER": idp.issuer,
-            "OAUTH_JWKS_URI": idp.jwks_uri,
-        }
-        base.update(env)
-        return load_settings({k: v for k, v in base.items() if v is not None})
-
-    return factory
-
-
-@pytest.fixture
-def make_authorizer(make_settings: Callable[..., Settings]) -> Callable[..., Authorizer]:
-    """A freshly wired authorizer (empty caches) for the given env overrides."""
-
-    def factory(**env: str) -> Authorizer:
-        resolve_trust.cache_clear()
-        return build_authorizer(make_settings(**env), prefetch=False)
-
-    return factory
-
-
-def load_handler(function: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """Import functions/<function>/app.py fresh, as a Lambda cold start would."""
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    resolve_trust.cache_clear()
-    name = f"gistgate_fn_{function}"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(autouse=True)

@@ -51,7 +51,7 @@ def _authorization() -> str | None:
     return inbound.header(_event(), "Authorization")
 
 
-def _page(page: Page) -> Response:
+def _page(page: Page) -> Response[str]:
     return Response(page.status, None, page.html, PAGE_HEADERS)
 
 
@@ -62,7 +62,7 @@ def _log_malformed(exc: MalformedRequest) -> None:
     )
 
 
-def _answer(outcome: Redirect | PageOut) -> Response:
+def _answer(outcome: Redirect | PageOut) -> Response[str]:
     cookies = [
         Cookie(
             name=c.name,
@@ -82,7 +82,9 @@ def _answer(outcome: Redirect | PageOut) -> Response:
     return Response(outcome.page.status, None, outcome.page.html, PAGE_HEADERS, cookies)
 
 
-def _browser(step: BrowserStep, read: Callable[[Mapping[str, Any]], dict[str, str]]) -> Response:
+def _browser(
+    step: BrowserStep, read: Callable[[Mapping[str, Any]], dict[str, str]]
+) -> Response[str]:
     """A browser endpoint: ``read`` its parameters, run the flow ``step``.
 
     A person is looking at the answer, so a malformed request is a 400 page
@@ -106,32 +108,32 @@ def _browser(step: BrowserStep, read: Callable[[Mapping[str, Any]], dict[str, st
 
 
 @app.get("/oauth/authorize")
-def authorize() -> Response:
+def authorize() -> Response[str]:
     return _browser(SERVER.browser.authorize, inbound.query)
 
 
 @app.get("/oauth/callback")
-def callback() -> Response:
+def callback() -> Response[str]:
     return _browser(SERVER.browser.callback, inbound.query)
 
 
 @app.post("/oauth/consent")
-def consent() -> Response:
+def consent() -> Response[str]:
     return _browser(SERVER.browser.consent, inbound.form)
 
 
 @app.get("/oauth/github/connect")
-def github_connect() -> Response:
+def github_connect() -> Response[str]:
     return _browser(SERVER.connect.start, inbound.query)
 
 
 @app.get("/oauth/github/callback")
-def github_callback() -> Response:
+def github_callback() -> Response[str]:
     return _browser(SERVER.connect.callback, inbound.query)
 
 
 @app.post("/oauth/register")
-def register() -> Response:
+def register() -> Response[str]:
     body = inbound.json_body(_event())
     identity = app.current_event.request_context.identity
     answer = SERVER.registration.register(body, identity.source_ip or "unknown", _authorization())
@@ -139,25 +141,24 @@ def register() -> Response:
 
 
 @app.post("/oauth/token")
-def token() -> Response:
+def token() -> Response[str]:
     issued = SERVER.token_endpoint.token(inbound.form(_event()), _authorization(), _base())
     return json_response(200, issued.body(), headers={"Pragma": "no-cache"})
 
 
 @app.post("/oauth/revoke")
-def revoke() -> Response:
+def revoke() -> Response[str]:
     SERVER.revocation.revoke(inbound.form(_event()), _authorization())
     return json_response(200, {})
 
 
 @app.exception_handler(MalformedRequest)
-def malformed(exc: MalformedRequest) -> Response:
+def malformed(exc: MalformedRequest) -> Response[str]:
     _log_malformed(exc)
     return json_response(exc.status, exc.body())
 
 
-@app.exception_handler(OAuthError)
-def oauth_error(exc: OAuthError) -> Response:
+def _oauth_answer(exc: OAuthError) -> Response[str]:
     headers: dict[str, str] = {}
     if isinstance(exc, InvalidClient) and app.current_event.headers.get("authorization"):
         headers["WWW-Authenticate"] = 'Basic realm="gistgate"'
@@ -167,25 +168,30 @@ def oauth_error(exc: OAuthError) -> Response:
     return json_response(exc.status, exc.body(), headers=headers)
 
 
+@app.exception_handler(OAuthError)
+def oauth_error(exc: OAuthError) -> Response[str]:
+    return _oauth_answer(exc)
+
+
 @app.exception_handler(PageError)
-def page_error(exc: PageError) -> Response:
+def page_error(exc: PageError) -> Response[str]:
     logger.info("oauth page error", extra={"status": exc.status, "path": app.current_event.path})
     return _page(message_page(exc.status, "Sign-in stopped", str(exc)))
 
 
 @app.exception_handler(StorageUnavailable)
 @app.exception_handler(StorageRejected)
-def storage_error(exc: StorageUnavailable | StorageRejected) -> Response:
-    return oauth_error(from_storage(exc))
+def storage_error(exc: StorageUnavailable | StorageRejected) -> Response[str]:
+    return _oauth_answer(from_storage(exc))
 
 
 @app.exception_handler(ClientRedirectError)
-def client_redirect_error(exc: ClientRedirectError) -> Response:
+def client_redirect_error(exc: ClientRedirectError) -> Response[str]:
     return Response(302, None, "", {"Location": exc.location, "Cache-Control": "no-store"})
 
 
 @app.exception_handler(BaseUrlUnknown)
-def unknown_base(exc: BaseUrlUnknown) -> Response:
+def unknown_base(exc: BaseUrlUnknown) -> Response[str]:
     return json_response(400, {"error": "invalid_request", "error_description": str(exc)})
 
 

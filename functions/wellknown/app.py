@@ -35,33 +35,33 @@ app = APIGatewayRestResolver(
 
 @app.get("/.well-known/oauth-protected-resource")
 @app.get("/.well-known/oauth-protected-resource/mcp")
-def protected_resource() -> Response:
+def protected_resource() -> Response[str]:
     base = base_url(SETTINGS, app.current_event.raw_event)
     return json_response(200, protected_resource_metadata(SETTINGS, base), PRM_CACHE_CONTROL)
 
 
 @app.get("/.well-known/oauth-authorization-server")
 @app.get("/.well-known/openid-configuration")
-def authorization_server() -> Response:
+def authorization_server() -> Response[str]:
     base = base_url(SETTINGS, app.current_event.raw_event)
     document = authorization_server_metadata(SETTINGS, DISCOVERY, base)
     return json_response(200, document, AS_METADATA_CACHE_CONTROL)
 
 
 @app.get("/.well-known/jwks.json")
-def jwks() -> Response:
+def jwks() -> Response[str]:
     return json_response(200, JWKS.public_jwks(), JWKS_CACHE_CONTROL)
 
 
 @app.exception_handler(WellKnownError)
-def well_known_error(exc: WellKnownError) -> Response:
+def well_known_error(exc: WellKnownError) -> Response[str]:
     return json_response(
         exc.status, {"error": exc.error, "error_description": str(exc)}, "no-store"
     )
 
 
 @app.exception_handler(BaseUrlUnknown)
-def unknown_base(exc: BaseUrlUnknown) -> Response:
+def unknown_base(exc: BaseUrlUnknown) -> Response[str]:
     return json_response(
         400, {"error": "invalid_request", "error_description": str(exc)}, "no-store"
     )

@@ -1,5 +1,6 @@
 """``make dev``'s command as a user runs it: the banner, the dev client file, and a clean
-stop on Ctrl-C (every function process gone)."""
+stop on Ctrl-C (every function process gone); and the stack it starts, as configured by
+the template."""
 
 from __future__ import annotations
 
@@ -89,3 +90,19 @@ def test_make_dev_prints_what_to_paste_and_stops_cleanly_on_ctrl_c(tmp_path):
         raise AssertionError("the port still answers")
     except httpx.TransportError:
         pass
+
+
+def test_the_dev_stack_takes_the_challenge_scopes_from_the_template(tmp_path):
+    """OAUTH_REQUIRED_SCOPES feeds the GatewayResponses resource: the local 403 names them."""
+    from gistgate_dev.local.dev import DevStack
+
+    stack = DevStack(
+        port=0, env={"OAUTH_REQUIRED_SCOPES": "read:gists"}, client_file=tmp_path / "c.json"
+    )
+    try:
+        stack.start()
+        gateway = stack.server.gateway
+        challenges = gateway._challenges("127.0.0.1:1")
+        assert 'scope="read:gists"' in challenges["ACCESS_DENIED"].headers["WWW-Authenticate"]
+    finally:
+        stack.stop()

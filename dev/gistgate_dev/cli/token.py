@@ -434,7 +434,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _dev_settings(port: int | None) -> dict[str, Any]:
+def _dev_settings(port: int | None) -> dict[str, str]:
     path = Path.cwd() / DEV_CLIENT_FILE
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -461,6 +461,7 @@ def _config(args: argparse.Namespace, http: httpx.Client) -> ClientConfig:
     if args.port is not None and not args.dev:
         raise TokenError("--port only applies with --dev")
     dev = _dev_settings(args.port) if args.dev else {}
+    endpoint: str | None
     if args.issuer:
         endpoint = discover_token_endpoint(args.issuer)
     else:

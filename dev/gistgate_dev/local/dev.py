@@ -22,12 +22,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gistgate_dev.local.environment import function_environments, parameter_values
 from gistgate_dev.local.gateway import GatewayServer, LocalGateway, read_api
 from gistgate_dev.local.intrinsics import Evaluator
 from gistgate_dev.local.template import load_template
+
+if TYPE_CHECKING:
+    from gistgate_dev.local.fake_github import FakeGitHub
+    from gistgate_dev.local.moto_server import SerialMotoServer
 
 REGION = "us-east-1"
 # moto accepts any credentials; these name the local stack in its request logs.
@@ -75,8 +79,8 @@ class DevStack:
         self.env = dict(os.environ if env is None else env)
         self.root = root or _root()
         self.client_file = client_file
-        self.github: Any = None
-        self.moto: Any = None
+        self.github: FakeGitHub | None = None
+        self.moto: SerialMotoServer | None = None
         self.server: GatewayServer | None = None
         self.dev_client: dict[str, str] = {}
         self.started_in = 0.0

@@ -163,6 +163,7 @@ class FakeGitHub:
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server: (host, port)
         return f"http://{host}:{port}"
 
     def start(self, port: int = 0) -> FakeGitHub:

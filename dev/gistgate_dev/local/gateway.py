@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from gistgate.cfn.responses import CORS_ALLOW_HEADERS, GatewayResponse, build_gateway_responses
@@ -136,6 +136,15 @@ class LambdaContext:
         return 28_000
 
 
+class Invocable(Protocol):
+    """A function the gateway routes to: in-process (:class:`FunctionInstance`) or a pool
+    of processes (``gistgate_dev.local.workers.ProcessFunction``)."""
+
+    def invoke(self, event: dict[str, Any]) -> Any: ...
+
+    def close(self) -> None: ...
+
+
 class FunctionInstance:
     """One execution environment: the module imported once, one invocation at a time."""
 
@@ -143,12 +152,14 @@ class FunctionInstance:
         self.name = name
         self._app_py = app_py
         self._module: ModuleType | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, initializer=self._init_loop)
         self.invocations = 0
 
-    @staticmethod
-    def _init_loop() -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
+    def _init_loop(self) -> None:
+        """The worker thread's event loop (Mangum runs the ASGI app on it)."""
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
 
     def _load(self) -> ModuleType:
         if self._module is None:
@@ -171,6 +182,8 @@ class FunctionInstance:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        if self._loop is not None:
+            self._loop.close()  # its thread has ended: the loop is idle
 
 
 class Answer(NamedTuple):
@@ -237,7 +250,7 @@ class LocalGateway:
         stage_in_path: bool = True,
         required_scopes: str = "",
         clock: Callable[[], float] = time.time,
-        instances: Mapping[str, Any] | None = None,
+        instances: Mapping[str, Invocable] | None = None,
     ) -> None:
         self.spec = spec
         self.stage = stage
@@ -246,7 +259,7 @@ class LocalGateway:
         self.clock = clock
         # In-process instances by default (tests with moto in-process); the local stack
         # passes process-isolated ones (gistgate_dev.local.workers).
-        self.instances = (
+        self.instances: dict[str, Invocable] = (
             dict(instances)
             if instances is not None
             else {name: FunctionInstance(name, path) for name, path in spec.code.items()}
@@ -528,6 +541,7 @@ class GatewayServer:
     @property
     def origin(self) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server: (host, port)
         return f"http://{host}:{port}"
 
     @property

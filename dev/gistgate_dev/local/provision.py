@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 TABLE = "AWS::DynamoDB::Table"
 KMS_KEY = "AWS::KMS::Key"
 SECRET = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type
+
+
+class Clients(Protocol):
+    """Makes AWS clients: a boto3 ``Session``, or one bound to a local endpoint."""
+
+    def client(self, service: str) -> Any: ...
 
 
 def _resources(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -25,7 +31,7 @@ def _resources(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, An
 
 
 def provision(
-    template: Mapping[str, Any], session: Any, prefix: str = "gistgate"
+    template: Mapping[str, Any], session: Clients, prefix: str = "gistgate"
 ) -> dict[str, str]:
     """Create every table, KMS key and secret; return logical id -> physical id."""
     physical: dict[str, str] = {}
@@ -64,7 +70,7 @@ def provision(
     return physical
 
 
-def provision_from_file(path: Path, session: Any, prefix: str = "gistgate") -> dict[str, str]:
+def provision_from_file(path: Path, session: Clients, prefix: str = "gistgate") -> dict[str, str]:
     """:func:`provision` for a template file."""
     from gistgate_dev.local.template import load_template
 

@@ -18,8 +18,10 @@ def load_template(path: Path) -> dict[str, Any]:
             value: Any = loader.construct_scalar(node)
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
-        else:
+        elif isinstance(node, yaml.MappingNode):
             value = loader.construct_mapping(node, deep=True)
+        else:
+            raise TypeError(f"unexpected YAML node {node!r}")
         if suffix == "Ref":
             return {"Ref": value}
         if suffix == "GetAtt" and isinstance(value, str):
@@ -27,4 +29,7 @@ def load_template(path: Path) -> dict[str, Any]:
         return {f"Fn::{suffix}": value}
 
     Loader.add_multi_constructor("!", intrinsic)
-    return yaml.load(path.read_text(), Loader=Loader)  # noqa: S506 - SafeLoader subclass
+    data = yaml.load(path.read_text(), Loader=Loader)  # noqa: S506 - SafeLoader subclass
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a YAML mapping")
+    return data

@@ -27,7 +27,7 @@ from gistgate.tokens.introspection import Introspector, token_digest
 from gistgate.tokens.jwks import JwksCache
 from gistgate.tokens.jws import looks_like_jwt
 from gistgate.tokens.presets import get_preset
-from gistgate.tokens.principal import Principal
+from gistgate.tokens.principal import Principal, Verifier
 from gistgate.tokens.trust import Trust, TrustedIssuer, jwks_source, resolve_trust
 from gistgate.tokens.validator import JwtValidator
 
@@ -47,8 +47,8 @@ class Authorizer:
     def __init__(
         self,
         settings: Settings,
-        jwt_validator: JwtValidator,
-        introspector: Introspector | None = None,
+        jwt_validator: Verifier,
+        introspector: Verifier | None = None,
         *,
         clock: Clock = time.time,
     ) -> None:

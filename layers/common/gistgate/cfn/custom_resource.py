@@ -18,12 +18,12 @@ import logging
 import threading
 import urllib.request
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from gistgate.cfn.responses import build_gateway_responses
 
-__all__ = ["DEPLOYMENT_DESCRIPTION", "handle_event", "physical_id"]
+__all__ = ["DEPLOYMENT_DESCRIPTION", "ApiGatewayClient", "handle_event", "physical_id"]
 
 LOG = logging.getLogger(__name__)
 
@@ -51,13 +51,21 @@ def _required(props: Mapping[str, Any], name: str) -> str:
     return value.strip()
 
 
+class ApiGatewayClient(Protocol):
+    """The two calls made on boto3's ``apigateway`` client."""
+
+    def put_gateway_response(self, **params: Any) -> Any: ...
+
+    def create_deployment(self, **params: Any) -> Any: ...
+
+
 def _normalise_scopes(raw: Any) -> str:
     """CloudFormation passes strings; the parameter allows commas, RFC 6750 wants spaces."""
     return " ".join(str(raw or "").replace(",", " ").split())
 
 
 def install_gateway_responses(
-    apigateway: Any,
+    apigateway: ApiGatewayClient,
     *,
     rest_api_id: str,
     stage_name: str,
@@ -165,20 +173,21 @@ def _failure_reason(exc: Exception, context: Any) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def _default_client() -> Any:
+def _default_client() -> ApiGatewayClient:
     import boto3  # the Lambda runtime's; imported here so tests can set up moto first
     from botocore.config import Config
 
     # The API Gateway control plane throttles hard (CreateDeployment especially).
     config = Config(retries={"mode": "standard", "max_attempts": 6}, read_timeout=15)
-    return boto3.client("apigateway", config=config)
+    client: ApiGatewayClient = boto3.client("apigateway", config=config)
+    return client
 
 
 def handle_event(
     event: Mapping[str, Any],
     context: Any,
     *,
-    apigateway: Any = None,
+    apigateway: ApiGatewayClient | None = None,
     send: Sender = put_response_body,
 ) -> str:
     """Process one custom-resource event and answer CloudFormation; return the status sent."""

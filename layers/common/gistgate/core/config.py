@@ -133,12 +133,11 @@ class Settings(NamedTuple):
 
     def __repr__(self) -> str:
         """Like the default, with every secret-valued setting masked."""
-        shown = self._replace(**{name: "***" for name in _SECRET_FIELDS if getattr(self, name)})
-        return (
-            "Settings("
-            + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, shown, strict=True))
-            + ")"
+        shown = (
+            f"{name}={'***' if name in _SECRET_FIELDS and value else value!r}"
+            for name, value in zip(self._fields, self, strict=True)
         )
+        return "Settings(" + ", ".join(shown) + ")"
 
     @property
     def basic_scopes(self) -> tuple[str, ...]:
@@ -168,7 +167,7 @@ def _positional(env: Mapping[str, str], name: str, count: int, sep: str) -> list
     raw = _get(env, name)
     if raw is None:
         return [None] * count
-    parts = [p.strip() for p in raw.split(sep)]
+    parts: list[str | None] = [p.strip() for p in raw.split(sep)]
     if len(parts) == 1:
         return parts * count
     if len(parts) != count:

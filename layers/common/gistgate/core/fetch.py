@@ -26,6 +26,9 @@ from urllib.parse import urljoin, urlsplit
 from gistgate.core.netguard import UnsafeUrlError, check_outbound_url
 
 if TYPE_CHECKING:
+    import ssl
+
+    import httpcore
     import httpx
 
 __all__ = [
@@ -102,7 +105,7 @@ def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in box[0]))
 
 
-def _network_backend(vet: AddressCheck | None) -> Any:
+def _network_backend(vet: AddressCheck | None) -> httpcore.NetworkBackend:
     """An httpcore network backend whose every socket operation honours ``_deadline``.
 
     With ``vet``, a TCP connect resolves the host once, refuses (``FetchError``
@@ -127,7 +130,10 @@ def _network_backend(vet: AddressCheck | None) -> Any:
             self._inner.close()
 
         def start_tls(
-            self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+            self,
+            ssl_context: ssl.SSLContext,
+            server_hostname: str | None = None,
+            timeout: float | None = None,
         ) -> httpcore.NetworkStream:
             return Stream(self._inner.start_tls(ssl_context, server_hostname, _remaining(timeout)))
 

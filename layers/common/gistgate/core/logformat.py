@@ -34,7 +34,7 @@ _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
 logging.logThreads = False
 logging.logProcesses = False
 logging.logMultiprocessing = False
-logging._srcfile = None  # type: ignore[attr-defined]
+logging._srcfile = None
 
 
 EMF_ATTRIBUTE = "_gistgate_emf"

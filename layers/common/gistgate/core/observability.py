@@ -51,7 +51,9 @@ def _serialise(metrics: tuple[str, ...], dimensions: tuple[tuple[str, str], ...]
     for metric in metrics:
         _metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     try:
-        return _metrics.serialize_metric_set()
+        # Powertools' TypedDict names only "_aws"; the record also holds the dimensions and
+        # the values, so it is handled as the plain dict it is.
+        return dict(_metrics.serialize_metric_set())
     finally:
         _metrics.clear_metrics()
 

@@ -16,7 +16,7 @@ def json_response(
     body: Mapping[str, Any],
     cache_control: str = "no-store",
     headers: Mapping[str, str] | None = None,
-) -> Response:
+) -> Response[str]:
     """A JSON answer; OAuth answers are ``no-store`` (RFC 6749 §5.1)."""
     return Response(
         status_code=status,

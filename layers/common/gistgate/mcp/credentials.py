@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, NamedTuple, Protocol, TypeVar
 
 from gistgate.core.config import Settings
 from gistgate.core.secrets import get_secret
@@ -29,12 +29,19 @@ __all__ = [
     "Kind",
     "NotConnected",
     "ReconnectRequired",
+    "SecretReader",
     "ServiceCredentialUnavailable",
     "parse_service_secret",
 ]
 
 Kind = Literal["service", "delegated"]
 T = TypeVar("T")
+
+
+class SecretReader(Protocol):
+    """Reads a Secrets Manager secret, cached unless ``force`` (``core.secrets.get_secret``)."""
+
+    def __call__(self, arn: str, *, force: bool = False) -> str: ...
 
 
 class CredentialError(Exception):
@@ -89,7 +96,7 @@ class Credentials:
         self,
         settings: Settings,
         vault: TokenVault,
-        secret_reader: Callable[..., str] = get_secret,
+        secret_reader: SecretReader = get_secret,
     ) -> None:
         self._mode = settings.github_credentials
         self._secret_arn = settings.github_service_secret_arn

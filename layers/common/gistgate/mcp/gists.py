@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from gistgate.mcp.credentials import Credential, Credentials
 from gistgate.mcp.github import GitHubClient, GitHubError, GitHubNotFound
@@ -20,6 +20,8 @@ from gistgate.mcp.ownership import OwnedGist, Owner, Ownership
 from gistgate.storage.errors import StorageUnavailable
 
 __all__ = ["Caller", "GistNotFound", "Gists", "InvalidArgument", "NotOwner"]
+
+T = TypeVar("T")
 
 MAX_FILES = 50
 MAX_FILE_BYTES = 1_000_000
@@ -204,7 +206,7 @@ class Gists:
             )
         return owner
 
-    def _run(self, caller: Caller, call: Any) -> tuple[Any, Credential]:
+    def _run(self, caller: Caller, call: Callable[[Credential], T]) -> tuple[T, Credential]:
         try:
             return self._credentials.run(caller.sub, call)
         except GitHubNotFound:

@@ -116,6 +116,12 @@ def _message(body: Any, fallback: str) -> str:
     return f"{message}: {'; '.join(details)}" if details else message
 
 
+def _object(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object a gist or user endpoint answers with (decoded as-is, unchecked)."""
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def _retry_after(headers: Mapping[str, str], now: float) -> int | None:
     """Seconds to wait if the response carries a primary or secondary rate-limit signal."""
     after = headers.get("retry-after")
@@ -255,19 +261,19 @@ class GitHubClient:
 
     def user(self, token: str) -> dict[str, Any]:
         """``GET /user``: the account the token belongs to."""
-        return self.request("GET", "/user", token=token).json()
+        return _object(self.request("GET", "/user", token=token))
 
     def create_gist(self, token: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /gists``."""
-        return self.request("POST", "/gists", token=token, json=body).json()
+        return _object(self.request("POST", "/gists", token=token, json=body))
 
     def get_gist(self, token: str, gist_id: str) -> dict[str, Any]:
         """``GET /gists/{id}``."""
-        return self.request("GET", f"/gists/{gist_id}", token=token).json()
+        return _object(self.request("GET", f"/gists/{gist_id}", token=token))
 
     def update_gist(self, token: str, gist_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """``PATCH /gists/{id}``."""
-        return self.request("PATCH", f"/gists/{gist_id}", token=token, json=body).json()
+        return _object(self.request("PATCH", f"/gists/{gist_id}", token=token, json=body))
 
     def delete_gist(self, token: str, gist_id: str) -> None:
         """``DELETE /gists/{id}``."""

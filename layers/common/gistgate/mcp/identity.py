@@ -59,8 +59,9 @@ def _context(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if isinstance(nested, Mapping):
         return nested
     jwt = authorizer.get("jwt")
-    if isinstance(jwt, Mapping) and isinstance(jwt.get("claims"), Mapping):
-        return jwt["claims"]
+    claims = jwt.get("claims") if isinstance(jwt, Mapping) else None
+    if isinstance(claims, Mapping):
+        return claims
     return authorizer
 
 
@@ -75,8 +76,8 @@ def _scopes(value: Any) -> tuple[str, ...]:
 
 def identity_from_event(event: Mapping[str, Any], *, now: float | None = None) -> Identity:
     """The caller of ``event``; raise :class:`IdentityError` if absent or expired."""
-    context = _context(event)
-    sub = context.get("sub") if context else None
+    context = _context(event) or {}
+    sub = context.get("sub")
     if not isinstance(sub, str) or not sub:
         raise MissingIdentity(MissingIdentity.description)
     try:

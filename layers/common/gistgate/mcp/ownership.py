@@ -52,7 +52,7 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def _key(parts: dict[str, str]) -> dict[str, dict[str, str]]:
+def _key(parts: dict[str, str]) -> dict[str, dict[str, Any]]:
     return {k: _s(v) for k, v in parts.items()}
 
 

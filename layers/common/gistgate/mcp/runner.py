@@ -13,15 +13,23 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from gistgate.core.observability import log_with_metric, logger
 from gistgate.mcp.errors import Failure, MissingScope, describe
 from gistgate.mcp.identity import Identity
 
-__all__ = ["ToolRunner"]
+__all__ = ["Limiter", "ToolRunner"]
 
 T = TypeVar("T")
+
+
+class Limiter(Protocol):
+    """The per-caller rate limit (:class:`gistgate.storage.ratelimit.RateLimiter`)."""
+
+    def acquire(self, sub: str) -> object:
+        """Take one call for ``sub``, or raise ``RateLimited``."""
+        ...
 
 
 class ToolFailed(Exception):
@@ -41,7 +49,7 @@ def scope_message(tool: str, needed: str, held: tuple[str, ...]) -> str:
 class ToolRunner:
     """Runs tool bodies under the guard rails."""
 
-    def __init__(self, limiter: Any, error_factory: type[Exception] = ToolFailed) -> None:
+    def __init__(self, limiter: Limiter, error_factory: type[Exception] = ToolFailed) -> None:
         self._limiter = limiter
         self._error = error_factory
 

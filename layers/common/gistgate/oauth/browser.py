@@ -57,6 +57,7 @@ from gistgate.oauth.web import (
 )
 from gistgate.storage import keys
 from gistgate.storage.table import Table
+from gistgate.storage.vault import GrantWriter
 
 if TYPE_CHECKING:
     from gistgate.oauth.connect_flow import ConnectFlow
@@ -95,7 +96,7 @@ class BrowserFlow:
         signin: SignIn,
         sessions: Sessions,
         consents: Consents,
-        vault: Any,
+        vault: GrantWriter,
         connect: ConnectFlow,
     ) -> None:
         self._settings = settings

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from gistgate.oauth import scopes
-from gistgate.oauth.cimd import is_cimd_client_id
+from gistgate.oauth.cimd import CimdFetcher, is_cimd_client_id
 from gistgate.oauth.errors import (
     InvalidClient,
     InvalidClientMetadata,
@@ -162,7 +162,7 @@ class ClientRegistry:
     """Registered clients in the table, plus CIMD clients fetched on demand."""
 
     def __init__(
-        self, store: Table, ttl_days: int, cimd: Any | None = None, *, dev: bool = False
+        self, store: Table, ttl_days: int, cimd: CimdFetcher | None = None, *, dev: bool = False
     ) -> None:
         self._dev = dev
         self._store = store
@@ -204,7 +204,7 @@ class ClientRegistry:
         if not client_id or len(client_id) > 2000:
             raise InvalidClient("client_id is missing")
         if self._cimd is not None and is_cimd_client_id(client_id, allow_http_loopback=self._dev):
-            return self._from_document(client_id)
+            return self._from_document(self._cimd, client_id)
         item = self._store.get(keys.oauth_client(client_id))
         if item is None:
             raise InvalidClient("unknown or expired client_id; register again")
@@ -226,11 +226,11 @@ class ClientRegistry:
             operator_registered=bool(item.get("operator_registered")),
         )
 
-    def _from_document(self, client_id: str) -> Client:
+    def _from_document(self, cimd: CimdFetcher, client_id: str) -> Client:
         from gistgate.oauth.cimd import CimdError
 
         try:
-            doc = self._cimd.get(client_id)
+            doc = cimd.get(client_id)
         except CimdError as exc:
             raise InvalidClient(f"client metadata document rejected: {exc}") from None
         if doc.token_endpoint_auth_method != PUBLIC:
@@ -265,6 +265,8 @@ class ClientRegistry:
             raise InvalidClient("use one client authentication method, not two")
         if basic and form_id and form_id != basic[0]:
             raise InvalidClient("client_id does not match the Basic credentials")
+        client_id: str | None
+        secret: str | None
         if basic:
             (client_id, secret), method = basic, "client_secret_basic"
         else:

@@ -27,13 +27,14 @@ from typing import Any
 from gistgate.core.observability import logger
 from gistgate.oauth import pkce
 from gistgate.oauth.errors import OAuthError
-from gistgate.oauth.pages import message_page
+from gistgate.oauth.pages import Page, message_page
 from gistgate.oauth.sessions import Session, Sessions
 from gistgate.oauth.signin import TXN_TTL, SignIn, flow_cookie, take_transaction
 from gistgate.oauth.upstream import Upstream, UpstreamIdentity
 from gistgate.oauth.web import Cookie, PageError, PageOut, Redirect
 from gistgate.storage import keys
 from gistgate.storage.table import Table
+from gistgate.storage.vault import GrantWriter
 
 __all__ = ["ConnectFlow"]
 
@@ -51,7 +52,7 @@ class ConnectFlow:
         sessions: Sessions,
         signin: SignIn | None,
         github: Callable[[], Upstream],
-        vault: Any,
+        vault: GrantWriter,
     ) -> None:
         self._store = store
         self._sessions = sessions
@@ -167,7 +168,7 @@ def _flow_of(cookies: Mapping[str, str], base: str) -> str:
     return flow
 
 
-def _connected(login: str) -> Any:
+def _connected(login: str) -> Page:
     return message_page(
         200,
         "GitHub connected",

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
 
 from gistgate.core.config import Settings
 from gistgate.core.urls import resource_url
@@ -32,7 +33,7 @@ from gistgate.oauth.errors import (
 from gistgate.storage import keys
 from gistgate.storage.table import Conflict, Table
 
-__all__ = ["GRACE_SECONDS", "Grant", "Grants", "Issued"]
+__all__ = ["GRACE_SECONDS", "Grant", "Grants", "Issued", "Signer"]
 
 CODE_TTL = 300
 GRACE_SECONDS = 10
@@ -68,10 +69,18 @@ class Issued(NamedTuple):
         return answer
 
 
+class Signer(Protocol):
+    """Signs access tokens: :class:`gistgate.oauth.signing.KmsSigner`."""
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        """A compact JWS of ``claims``; ``SigningUnavailable`` when the key cannot sign now."""
+        ...
+
+
 class Grants:
     """Issue and redeem codes and tokens."""
 
-    def __init__(self, store: Table, signer: Any, *, access_ttl: int, refresh_ttl: int) -> None:
+    def __init__(self, store: Table, signer: Signer, *, access_ttl: int, refresh_ttl: int) -> None:
         self._store = store
         self._signer = signer
         self._access_ttl = access_ttl
@@ -245,6 +254,6 @@ class Grants:
             "exp": now + self._access_ttl,
         }
         try:
-            return str(self._signer.sign(claims))
+            return self._signer.sign(claims)
         except SigningUnavailable:
             raise ServerError("token signing is not available; try again") from None

@@ -6,7 +6,7 @@ endpoint (registration, token_endpoint, revocation, browser, connect_flow).
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gistgate.core.config import Settings
 from gistgate.oauth.browser import BrowserFlow
@@ -16,12 +16,16 @@ from gistgate.oauth.grants import Grants
 from gistgate.storage.table import Table
 
 if TYPE_CHECKING:
+    from gistgate.core.discovery import Discovery
     from gistgate.oauth.connect_flow import ConnectFlow
     from gistgate.oauth.registration import RegistrationEndpoint
     from gistgate.oauth.revocation import RevocationEndpoint
     from gistgate.oauth.sessions import Sessions
     from gistgate.oauth.signin import SignIn
+    from gistgate.oauth.signing import KmsSigner
     from gistgate.oauth.token_endpoint import TokenEndpoint
+    from gistgate.oauth.upstream import GitHubLogin, Upstream
+    from gistgate.storage.ratelimit import RateLimiter
     from gistgate.storage.vault import TokenVault
 
 __all__ = ["AuthorizationServer"]
@@ -37,7 +41,7 @@ class AuthorizationServer:
     # -- composition ------------------------------------------------------------
 
     @cached_property
-    def signer(self) -> Any:
+    def signer(self) -> KmsSigner:
         from gistgate.oauth.signing import KmsSigner
 
         if not self.settings.signing_key_ids:
@@ -107,7 +111,7 @@ class AuthorizationServer:
 
         return TokenVault(self.settings.table_name, self.settings.kms_key_id)
 
-    def _github(self) -> Any:
+    def _github(self) -> GitHubLogin:
         from gistgate.core.secrets import configured_secret
         from gistgate.oauth.upstream import GitHubLogin
 
@@ -134,7 +138,7 @@ class AuthorizationServer:
             return bool(self.settings.github_oauth_client_id)
         return bool(self._oidc_issuer() and self.settings.upstream_oidc_client_id)
 
-    def _login(self) -> Any:
+    def _login(self) -> Upstream:
         """The sign-in provider: the builtin server's upstream, or the operator's OIDC client
         at the trusted issuer in jwt/introspection mode (for connect links only)."""
         if self.settings.auth_mode == "builtin" and self.settings.upstream_idp == "github":
@@ -152,13 +156,13 @@ class AuthorizationServer:
         )
 
     @cached_property
-    def _discovery(self) -> Any:
+    def _discovery(self) -> Discovery:
         from gistgate.core.discovery import Discovery
 
         return Discovery()
 
     @cached_property
-    def _registration_limit(self) -> Any:
+    def _registration_limit(self) -> RateLimiter:
         from gistgate.storage.ratelimit import RateLimiter
 
         return RateLimiter(self.settings.table_name, self.settings.registration_rate_per_minute)

@@ -9,13 +9,16 @@ fetched over TLS from the discovered endpoint with the token just issued to us.
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urlencode
 
 from gistgate.core.config import Settings
 from gistgate.core.observability import logger
 from gistgate.oauth.errors import ServerError, UpstreamLoginFailed
 from gistgate.storage.vault import GitHubGrant
+
+if TYPE_CHECKING:
+    from gistgate.core.discovery import Discovery
 
 __all__ = [
     "GITHUB_SCOPES",
@@ -144,7 +147,11 @@ class OidcLogin:
     """Any OpenID Connect provider, found by discovery (Cognito, Auth0, Okta, Entra, Keycloak)."""
 
     def __init__(
-        self, issuer: str | None, client_id: str | None, client_secret: str | None, discovery: Any
+        self,
+        issuer: str | None,
+        client_id: str | None,
+        client_secret: str | None,
+        discovery: Discovery,
     ) -> None:
         if not (issuer and client_id):
             raise ServerError("OIDC login needs UPSTREAM_OIDC_ISSUER and UPSTREAM_OIDC_CLIENT_ID")

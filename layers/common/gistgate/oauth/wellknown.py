@@ -7,12 +7,15 @@ them, and the typed errors below, to HTTP responses.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gistgate.core.config import Settings
 from gistgate.core.discovery import Discovery
 from gistgate.core.fetch import FetchError
 from gistgate.core.urls import resource_url
+
+if TYPE_CHECKING:
+    from gistgate.oauth.signing import KmsSigner
 
 __all__ = [
     "AS_METADATA_CACHE_CONTROL",
@@ -101,7 +104,7 @@ class PublishedKeys:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._signer: Any = None
+        self._signer: KmsSigner | None = None
 
     def public_jwks(self) -> dict[str, Any]:
         if self._settings.auth_mode != "builtin":

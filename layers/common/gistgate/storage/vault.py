@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from gistgate.core.cache import ExpiringMap
 from gistgate.storage import keys
@@ -33,6 +33,7 @@ __all__ = [
     "GitHubGrant",
     "GrantStatus",
     "GrantUndecryptable",
+    "GrantWriter",
     "TokenVault",
     "encryption_context",
 ]
@@ -73,6 +74,14 @@ class GrantStatus(NamedTuple):
     login: str
     github_id: int
     updated_at: int
+
+
+class GrantWriter(Protocol):
+    """Where the OAuth function's flows keep a user's new grant (:class:`TokenVault`)."""
+
+    def put(self, sub: str, grant: GitHubGrant) -> None:
+        """Store ``grant`` for ``sub``, replacing any previous one."""
+        ...
 
 
 def encryption_context(sub: str) -> dict[str, str]:
@@ -135,7 +144,8 @@ class TokenVault:
         if attributes:
             params["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
             params["ExpressionAttributeNames"] = {f"#a{i}": a for i, a in enumerate(attributes)}
-        return self._call("dynamodb", "get_item", **params).get("Item")
+        item: dict[str, Any] | None = self._call("dynamodb", "get_item", **params).get("Item")
+        return item
 
     def get(self, sub: str) -> GitHubGrant | None:
         """The decrypted grant, or None if the user has not connected GitHub."""
@@ -180,7 +190,7 @@ class TokenVault:
         nonce = os.urandom(12)
         payload = json.dumps(grant._asdict(), separators=(",", ":")).encode()
         ciphertext = AESGCM(data_key["Plaintext"]).encrypt(nonce, payload, _aad(sub))
-        item = {k: {"S": v} for k, v in keys.github_grant(sub).items()}
+        item: dict[str, dict[str, Any]] = {k: {"S": v} for k, v in keys.github_grant(sub).items()}
         item.update(
             v={"N": str(_SCHEMA)},
             edk={"B": data_key["CiphertextBlob"]},

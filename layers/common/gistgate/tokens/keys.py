@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 from jwt.exceptions import InvalidKeyError
 
@@ -81,7 +82,7 @@ def load_jwk(jwk: Any) -> VerificationKey | None:
         key = _LOADERS[kty](public)
     except (InvalidKeyError, ValueError, TypeError, KeyError):
         return None
-    if kty == "RSA" and key.key_size < MIN_RSA_BITS:
+    if isinstance(key, RSAPublicKey | RSAPrivateKey) and key.key_size < MIN_RSA_BITS:
         return None
     return VerificationKey(kid, kty, crv if isinstance(crv, str) else None, alg, key)
 

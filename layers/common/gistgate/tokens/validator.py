@@ -68,8 +68,12 @@ class JwtValidator:
             except VerifierUnavailable:
                 continue
 
-    def validate(self, token: str, trust: Trust) -> Principal:
-        """The principal of a valid token; a TokenError (401) or VerifierUnavailable otherwise."""
+    def validate(self, token: str, trust: Trust, digest: bytes | None = None) -> Principal:
+        """The principal of a valid token; a TokenError (401) or VerifierUnavailable otherwise.
+
+        ``digest`` is unused (a :class:`~gistgate.tokens.principal.Verifier`'s cache key):
+        a JWT is verified locally every time, nothing is cached per token.
+        """
         settings = self.settings
         jws = parse_jws(
             token,

@@ -32,7 +32,7 @@ def register(server: MCPServer, services: Services) -> None:
             "calls would use now ('service' or 'delegated'). Use it first when unsure what you "
             "may do. Needs no scope."
         ),
-        annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=False),
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
     )
     def whoami(ctx: Context) -> dict[str, Any]:
         identity, _ = who(ctx)
@@ -62,7 +62,7 @@ def register(server: MCPServer, services: Services) -> None:
             "the user who asked for it: opened by anyone else, it links nothing. "
             "Needs no scope."
         ),
-        annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False),
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False),
     )
     def connect_github(ctx: Context) -> dict[str, Any]:
         scope = request_scope(ctx)
@@ -102,7 +102,7 @@ def register(server: MCPServer, services: Services) -> None:
             "at GitHub. Afterwards gist calls use the service account (if this server has one). "
             "Needs no scope."
         ),
-        annotations=ToolAnnotations(destructiveHint=True, idempotentHint=True),
+        annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True),
     )
     def disconnect_github(ctx: Context) -> dict[str, Any]:
         identity, _ = who(ctx)

@@ -30,7 +30,7 @@ def register(server: MCPServer, services: Services) -> None:
             "to false (a secret, unlisted gist), as in GitHub's API. Returns the gist id and "
             f"html_url. Requires scope '{write}'."
         ),
-        annotations=ToolAnnotations(destructiveHint=False, idempotentHint=False),
+        annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False),
         meta=scoped(write),
     )
     def create_gist(
@@ -52,7 +52,7 @@ def register(server: MCPServer, services: Services) -> None:
             "these are the user's gists; with the service account, the gists this caller created "
             f"(all of them with scope '{admin}'). Requires scope '{read}'."
         ),
-        annotations=ToolAnnotations(readOnlyHint=True),
+        annotations=ToolAnnotations(read_only_hint=True),
         meta=scoped(read),
     )
     def list_gists(
@@ -69,7 +69,7 @@ def register(server: MCPServer, services: Services) -> None:
             "(over 1 MB) are flagged with their raw_url. With the service account, only gists "
             f"you created (or any with scope '{admin}'). Requires scope '{read}'."
         ),
-        annotations=ToolAnnotations(readOnlyHint=True),
+        annotations=ToolAnnotations(read_only_hint=True),
         meta=scoped(read),
     )
     def get_gist(gist_id: str, ctx: Context) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def register(server: MCPServer, services: Services) -> None:
             "are kept. With the service account, only gists you created (or any with scope "
             f"'{admin}'). Requires scope '{write}'."
         ),
-        annotations=ToolAnnotations(destructiveHint=True, idempotentHint=True),
+        annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True),
         meta=scoped(write),
     )
     def update_gist(
@@ -108,7 +108,7 @@ def register(server: MCPServer, services: Services) -> None:
             "Delete a gist by `gist_id`. This cannot be undone. With the service account, only "
             f"gists you created (or any with scope '{admin}'). Requires scope '{write}'."
         ),
-        annotations=ToolAnnotations(destructiveHint=True, idempotentHint=True),
+        annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True),
         meta=scoped(write),
     )
     def delete_gist(gist_id: str, ctx: Context) -> dict[str, Any]:
@@ -123,7 +123,7 @@ def register(server: MCPServer, services: Services) -> None:
             "account gist calls use: the user's own when connected, else the service account. "
             f"Requires scope '{read}'."
         ),
-        annotations=ToolAnnotations(readOnlyHint=True),
+        annotations=ToolAnnotations(read_only_hint=True),
         meta=scoped(read),
     )
     def get_my_profile(ctx: Context) -> dict[str, Any]:
