@@ -35,7 +35,7 @@ from gistgate_dev.local.dev import DevStack
 
 from gistgate.storage import keys
 from tests.fixtures.dev_stack import start_stack
-from tests.fixtures.oauth_stack import CLIENT_REDIRECT, FORM_TOKEN, Browser, Flow
+from tests.fixtures.oauth_stack import CLIENT_REDIRECT, FORM_TOKEN, ONE_SHOT, Browser, Flow
 from tests.fixtures.wire import WireAnswer, exchange, parse_answer
 
 MALLORY_TOKEN = "gho_mallorylogin_" + "m" * 23
@@ -79,7 +79,7 @@ class Target:
         return self.dev.port
 
     def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base, timeout=10, follow_redirects=False)
+        return httpx.Client(base_url=self.base, timeout=10, follow_redirects=False, limits=ONE_SHOT)
 
     def github_authorizations(self) -> int:
         """How often a browser was sent to GitHub's authorization endpoint."""

@@ -82,6 +82,8 @@ def test_make_dev_prints_what_to_paste_and_stops_cleanly_on_ctrl_c(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=20)
+        process.stdout.close()
+        process.stderr.close()
     assert code == 0
     time.sleep(0.2)
     assert [pid for pid in workers if _alive(pid)] == []

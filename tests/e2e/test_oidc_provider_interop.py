@@ -95,7 +95,8 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProv
         for line in process.stdout:
             lines.put(line)
 
-    threading.Thread(target=drain, daemon=True).start()
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
     try:
         deadline = time.monotonic() + START_TIMEOUT
         ready: dict[str, Any] | None = None
@@ -119,6 +120,8 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProv
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+        drainer.join(timeout=5)  # the pipe is at its end: the process is gone
+        process.stdout.close()
 
 
 class Mode(NamedTuple):
