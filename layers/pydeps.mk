@@ -9,7 +9,7 @@
 #
 # After installing, drop dead weight: byte-code caches, console scripts (their
 # shebang is this machine's Python), packages' own test suites, and the paths in
-# prune.txt (tests/template/test_layers.py proves the functions still import
+# prune.txt (tests/component/template/test_layers.py proves the functions still import
 # and run without them). dist-info stays (importlib.metadata reads it).
 #
 # Shared objects are shipped with their symbol tables (cryptography's is 3 MB);
@@ -18,7 +18,7 @@
 # A layer that sets PRECOMPILE := no ships no .pyc at all (the MCP function: SnapStart
 # snapshots its init once per version, so compiling there is paid once, not per cold start).
 # A layer with hot-modules.txt precompiles only those modules (what its function
-# imports on a cold start and its first requests: tests/template/test_layers.py
+# imports on a cold start and its first requests: tests/component/template/test_layers.py
 # keeps the list current); others precompile everything.
 # The interpreter itself, not a pyenv shim: `sam build` (parallel = true) runs several pip
 # installs at once, and pyenv's shim rehashes after each `pip install`, racing the others

@@ -206,7 +206,7 @@ def bounded_transport(
     is resolved once and every address must pass (see :func:`_network_backend`).
     ``max_keepalive_connections=0`` keeps no idle sockets. httpx exposes no
     network-backend option, so its connection pool is replaced;
-    ``tests/unit/test_fetch.py`` fails loudly if httpx stops having one.
+    ``tests/component/core/test_fetch.py`` fails loudly if httpx stops having one.
     """
     import httpcore
     import httpx

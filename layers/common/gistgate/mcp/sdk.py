@@ -3,7 +3,7 @@
 mcp 2.x keeps the low-level server (which a per-request
 ``StreamableHTTPSessionManager`` needs) behind a private attribute, and hands
 tools the HTTP request only through the request context. Both are reached
-here and nowhere else; ``tests/unit/server/test_sdk.py`` fails loudly when
+here and nowhere else; ``tests/unit/mcp/test_sdk.py`` fails loudly when
 the SDK moves them.
 """
 
