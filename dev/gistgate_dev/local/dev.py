@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gistgate.core.config import LOOPBACK_ORIGINS
 from gistgate_dev.local.environment import function_environments, parameter_values
 from gistgate_dev.local.gateway import GatewayServer, LocalGateway, read_api
 from gistgate_dev.local.intrinsics import Evaluator
@@ -177,17 +178,23 @@ class DevStack:
             "GISTGATE_DEV_MODE": "true",
             "OAUTH_INITIAL_ACCESS_TOKEN": iat,
             "LOG_LEVEL": self.env.get("LOG_LEVEL", "INFO"),
+            # A local browser client (the Inspector's UI on http://localhost:6274) may call
+            # /mcp; a deployed stack refuses browser origins unless McpAllowedOrigins lists them.
+            "MCP_ALLOWED_ORIGINS": self.env.get("MCP_ALLOWED_ORIGINS") or LOOPBACK_ORIGINS,
             **{k: v for k, v in self.env.items() if k in LOCAL_ONLY},
             **{k: self.env[k] for k in ("GITHUB_API_URL", "GITHUB_WEB_URL") if k in self.env},
         }
         parameters, envs = self._environments(template, refs, overlay)
         spec = read_api(template, self.root, parameters)
         # Bind first: the port is known (and the base URL with it) before any function starts.
-        required = Evaluator(template, parameters).value(
-            template["Resources"]["GatewayResponses"]["Properties"].get("RequiredScopes", "")
-        )
+        installed = template["Resources"]["GatewayResponses"]["Properties"]
+        evaluate = Evaluator(template, parameters).value
         placeholder = LocalGateway(
-            spec, stage_in_path=False, instances={}, required_scopes=str(required or "")
+            spec,
+            stage_in_path=False,
+            instances={},
+            required_scopes=str(evaluate(installed.get("RequiredScopes", "")) or ""),
+            default_scopes=str(evaluate(installed.get("DefaultScopes", "")) or ""),
         )
         self.server = GatewayServer(placeholder, self.host, self.port)
         self.port = self.server.port

@@ -12,7 +12,8 @@ handler functions Lambda runs, with no Docker:
   seconds, its policy evaluated against each method ARN (so a cached policy
   covers the whole API only if it says so), its ``context`` passed on;
 - the 401/403/5xx challenges from the same gateway-response definitions the
-  deployment installs (``gistgate.cfn.responses``);
+  deployment installs (``gistgate.cfn.responses``), the 403's ``WWW-Authenticate``
+  mapped from the Deny's ``context.authorizer.www_authenticate``;
 - one execution environment per function: its module imported once, reused
   warm, one invocation at a time;
 - what no handler sees because API Gateway answers first: a Host that is not
@@ -221,8 +222,15 @@ def _domain(multi: Mapping[str, list[str]]) -> str | None:
         return None
 
 
-def _gateway_answer(response: GatewayResponse) -> Answer:
+def _gateway_answer(response: GatewayResponse, context: Mapping[str, Any] | None = None) -> Answer:
+    """A gateway response; its mapped headers read ``context.authorizer.<key>``, as
+    API Gateway's parameter mapping does (a value the context lacks sends no header)."""
     headers = [("Content-Type", "application/json"), *response.headers.items()]
+    for name, source in response.mapped.items():
+        key = source.removeprefix("context.authorizer.")
+        value = (context or {}).get(key) if key != source else None
+        if value is not None:
+            headers.append((name, str(value)))
     return Answer(int(response.status_code), headers, response.body.encode())
 
 
@@ -249,6 +257,7 @@ class LocalGateway:
         stage: str = "prod",
         stage_in_path: bool = True,
         required_scopes: str = "",
+        default_scopes: str = "",
         clock: Callable[[], float] = time.time,
         instances: Mapping[str, Invocable] | None = None,
     ) -> None:
@@ -256,6 +265,7 @@ class LocalGateway:
         self.stage = stage
         self.stage_in_path = stage_in_path
         self.required_scopes = required_scopes
+        self.default_scopes = default_scopes
         self.clock = clock
         # In-process instances by default (tests with moto in-process); the local stack
         # passes process-isolated ones (gistgate_dev.local.workers).
@@ -389,7 +399,9 @@ class LocalGateway:
             prefix = f"/{self.stage}" if self.stage_in_path else ""
             loopback = domain.split(":")[0] in ("127.0.0.1", "localhost", "[::1]")
             prm = f"{'http' if loopback else 'https'}://{domain}{prefix}{PRM_PATH}{MCP_PATH}"
-            built = build_gateway_responses(prm, self.required_scopes)
+            built = build_gateway_responses(
+                prm, self.required_scopes, default_scopes=self.default_scopes
+            )
             found = self._responses[domain] = {r.response_type: r for r in built}
         return found
 
@@ -441,7 +453,7 @@ class LocalGateway:
                 with self._lock:
                     self._auth_cache[identity] = (now + self.spec.authorizer_ttl, policy)
         if not _allowed(policy, method_arn):
-            return _gateway_answer(challenges["ACCESS_DENIED"])
+            return _gateway_answer(challenges["ACCESS_DENIED"], policy.get("context"))
         context = {k: v for k, v in (policy.get("context") or {}).items()}
         context["principalId"] = policy.get("principalId")
         return context

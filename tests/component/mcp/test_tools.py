@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from gistgate.core.tool_scopes import TOOL_SCOPES, tool_scope
 from gistgate.storage import keys
 from tests.fixtures.mcp_stack import ALICE_TOKEN, SERVICE_TOKEN
 
@@ -47,6 +48,24 @@ def test_tools_list_has_the_exact_names_scopes_and_argument_names(stack):
     assert "null" in str(files)
     for tool in tools.values():
         assert "scope" in tool.description.lower()
+
+
+def test_every_served_tool_declares_the_scope_the_authorizer_enforces(stack):
+    # One table (gistgate/core/tool_scopes.py) for the gateway's step-up and the tools:
+    # a tool added without an entry, or meta that drifts from it, fails here.
+    settings = stack.settings
+    tools = {t.name: t for t in stack.caller().list_tools()}
+    assert set(tools) == set(TOOL_SCOPES)
+    for name, tool in tools.items():
+        assert (tool.meta or {}).get("gistgate/requiredScope") == tool_scope(settings, name), name
+
+
+def test_renamed_scopes_reach_the_tools_through_the_table(make_stack):
+    stack = make_stack(SCOPE_READ="gists.view", SCOPE_WRITE="gists.edit")
+    tools = {t.name: t for t in stack.caller(scope="gists.view").list_tools()}
+    assert tools["create_gist"].meta["gistgate/requiredScope"] == "gists.edit"
+    assert tools["get_gist"].meta["gistgate/requiredScope"] == "gists.view"
+    assert "gists.edit" in tools["delete_gist"].description
 
 
 def test_whoami_describes_the_caller_and_the_credential(stack):

@@ -111,7 +111,7 @@ def test_api_is_a_rest_api_with_a_request_authorizer_on_the_authorization_header
 
 @pytest.mark.slow
 @pytest.mark.parametrize("ttl", [None, 0, 30, 60])
-def test_transformed_authorizer_caches_at_most_60_seconds(
+def test_transformed_authorizer_is_uncached_by_default_and_caches_at_most_60_seconds(
     template: dict[str, Any], ttl: int | None
 ):
     params = {} if ttl is None else {"AuthorizerTtl": ttl}
@@ -120,8 +120,28 @@ def test_transformed_authorizer_caches_at_most_60_seconds(
     config = scheme["x-amazon-apigateway-authorizer"]
     assert config["type"] == "request"
     assert config["identitySource"] == "method.request.header.Authorization"
-    assert config["authorizerResultTtlInSeconds"] == (60 if ttl is None else ttl)
+    # 0 by default: the authorizer decides per tool (step-up), so nothing may be cached.
+    assert config["authorizerResultTtlInSeconds"] == (0 if ttl is None else ttl)
     assert config["authorizerResultTtlInSeconds"] <= 60
+
+
+def test_the_authorizer_knows_whether_its_answers_are_cached(template: dict[str, Any]):
+    # Per-tool decisions are only safe uncached: the authorizer reads the same parameter.
+    env = props(template, "AuthorizerFunction")["Environment"]["Variables"]
+    assert env["AUTHORIZER_RESULT_TTL"] == {"Ref": "AuthorizerTtl"}
+    auth = props(template, "GistApi")["Auth"]["Authorizers"]["GistAuthorizer"]
+    assert auth["Identity"]["ReauthorizeEvery"] == {"Ref": "AuthorizerTtl"}
+
+
+def test_every_function_reads_the_same_scope_names(template: dict[str, Any]):
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            own = (resource["Properties"].get("Environment") or {}).get("Variables") or {}
+            assert not {"SCOPE_READ", "SCOPE_WRITE", "SCOPE_ADMIN"} & set(own), name
+    # The 401's suggested scopes are the read and write scopes every function uses.
+    default = props(template, "GatewayResponses")["DefaultScopes"].split()
+    assert default == [shared["SCOPE_READ"], shared["SCOPE_WRITE"]]
 
 
 def test_well_known_routes_have_no_authorizer(template: dict[str, Any]):

@@ -12,7 +12,7 @@ from typing import Any
 
 from gistgate.tokens.principal import Principal
 
-__all__ = ["BadMethodArn", "api_wide_resource", "policy_response"]
+__all__ = ["CHALLENGE_KEY", "BadMethodArn", "api_wide_resource", "policy_response"]
 
 MAX_RESOURCE_ARN = 512
 _API_ID = re.compile(r"[A-Za-z0-9]+")
@@ -53,6 +53,11 @@ def _api_wide_resource(method_arn: Any) -> str:
     return resource
 
 
+# The Deny context key the ACCESS_DENIED gateway response maps, whole, onto
+# WWW-Authenticate (gistgate.cfn.responses; docs/step-up.md).
+CHALLENGE_KEY = "www_authenticate"
+
+
 def context_of(principal: Principal) -> dict[str, str]:
     """What the MCP function receives in ``requestContext.authorizer`` (strings only)."""
     return {
@@ -65,13 +70,21 @@ def context_of(principal: Principal) -> dict[str, str]:
     }
 
 
-def policy_response(principal: Principal, effect: str, resource: str) -> dict[str, Any]:
-    """The authorizer output for ``effect`` (Allow or Deny) over ``resource``."""
+def policy_response(
+    principal: Principal, effect: str, resource: str, *, challenge: str | None = None
+) -> dict[str, Any]:
+    """The authorizer output for ``effect`` (Allow or Deny) over ``resource``.
+
+    A Deny carries its ``challenge`` in the context, where the gateway response reads it.
+    """
+    context = context_of(principal)
+    if challenge is not None:
+        context[CHALLENGE_KEY] = challenge
     return {
         "principalId": principal.sub,
         "policyDocument": {
             "Version": "2012-10-17",
             "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
         },
-        "context": context_of(principal),
+        "context": context,
     }

@@ -2,7 +2,10 @@
 
 Outcomes (and nothing else):
 * Allow: a whole-API policy and the principal in the context.
-* Deny: the token is valid but lacks the baseline scopes (403 insufficient_scope).
+* Deny: the token is valid but lacks the baseline scopes, or (answers not cached,
+  ``AUTHORIZER_RESULT_TTL=0``) the scope of the tool a 2026-07-28 ``tools/call``
+  names in ``Mcp-Name``: a 403 whose ``WWW-Authenticate`` is the ``www_authenticate``
+  context value, listing every scope the call needs (docs/step-up.md).
 * ``Exception("Unauthorized")``: any bad or missing token (401), and any
   unexpected error while judging one: we fail closed.
 * :class:`AuthorizerFailure`: keys or introspection unavailable with nothing
@@ -16,12 +19,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gistgate.authorizer.bearer import extract_bearer
+from gistgate.authorizer.operation import called_tool
 from gistgate.authorizer.policy import BadMethodArn, api_wide_resource, policy_response
 from gistgate.core.cache import Clock
+from gistgate.core.challenge import bearer_challenge
 from gistgate.core.config import Settings, get_settings
 from gistgate.core.discovery import Discovery
 from gistgate.core.observability import fingerprint, log_with_metric
-from gistgate.core.urls import BaseUrlUnknown, base_url
+from gistgate.core.tool_scopes import UnknownTool, challenge_scopes, tool_scope
+from gistgate.core.urls import BaseUrlUnknown, base_url, prm_url
 from gistgate.tokens.errors import InsufficientScope, TokenError, VerifierUnavailable
 from gistgate.tokens.introspection import Introspector, token_digest
 from gistgate.tokens.jwks import JwksCache
@@ -58,8 +64,7 @@ class Authorizer:
         self._clock = clock
         self._trusts: dict[str, Trust] = {}
 
-    def _trust(self, event: Mapping[str, Any]) -> Trust:
-        base = base_url(self.settings, event)
+    def _trust(self, base: str) -> Trust:
         trust = self._trusts.get(base)
         if trust is None:
             trust = resolve_trust(self.settings, base)
@@ -76,10 +81,31 @@ class Authorizer:
             return self.jwt.validate(token, trust)
         return self.introspector.validate(token, trust, digest)
 
-    def _require_scopes(self, principal: Principal) -> None:
+    def _require_scopes(self, principal: Principal, event: Mapping[str, Any]) -> None:
         required = self.settings.required_scopes
         if required and not set(required).issubset(principal.scopes):
             raise InsufficientScope(required, principal.scopes)
+        # A cached answer is reused for every request with this token, whatever tool it
+        # calls: only an uncached authorizer may decide per tool.
+        tool = called_tool(event) if self.settings.authorizer_result_ttl == 0 else None
+        if tool is None:
+            return
+        try:
+            needed = tool_scope(self.settings, tool)
+        except UnknownTool:
+            return  # the MCP function answers an unknown tool (-32602)
+        if needed and needed not in principal.scopes:
+            raise InsufficientScope(challenge_scopes(self.settings, tool), principal.scopes)
+
+    @staticmethod
+    def _challenge(base: str, required: tuple[str, ...]) -> str:
+        """The 403's WWW-Authenticate; never raises (a Deny must not become a 500)."""
+        try:
+            return bearer_challenge(
+                prm_url(base), error="insufficient_scope", scope=" ".join(required) or None
+            )
+        except ValueError:  # a scope that cannot be quoted: still a challenge
+            return bearer_challenge(prm_url(base), error="insufficient_scope")
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """Decide for one event; see the module docstring for the outcomes."""
@@ -89,14 +115,17 @@ class Authorizer:
             token = extract_bearer(event, self.settings.max_token_bytes)
             digest = token_digest(token)
             fp = fingerprint(token, digest)
-            trust = self._trust(event)
+            base = base_url(self.settings, event)
+            trust = self._trust(base)
             resource = api_wide_resource(event.get("methodArn"))
             principal = self._principal(token, digest, trust)
-            self._require_scopes(principal)
+            self._require_scopes(principal, event)
         except InsufficientScope as exc:
             assert principal is not None
-            self._record("deny", exc.reason, fp, principal)
-            return policy_response(principal, "Deny", resource)
+            self._record("deny", exc.reason, fp, principal, detail=" ".join(exc.required))
+            return policy_response(
+                principal, "Deny", resource, challenge=self._challenge(base, exc.required)
+            )
         except TokenError as exc:
             self._record("unauthorized", exc.reason, fp, principal)
             raise Exception(UNAUTHORIZED) from None

@@ -72,6 +72,7 @@ def install_gateway_responses(
     prm_url: str,
     required_scopes: str = "",
     allow_origin: str = "*",
+    default_scopes: str = "",
 ) -> str:
     """Put every gateway response, then redeploy ``stage_name``; return the deployment id.
 
@@ -79,7 +80,12 @@ def install_gateway_responses(
     """
     if not prm_url.startswith("https://"):
         raise PropertyError("property PrmUrl must be an absolute https URL")
-    responses = build_gateway_responses(prm_url, _normalise_scopes(required_scopes), allow_origin)
+    responses = build_gateway_responses(
+        prm_url,
+        _normalise_scopes(required_scopes),
+        allow_origin,
+        _normalise_scopes(default_scopes),
+    )
     for response in responses:
         apigateway.put_gateway_response(**response.as_put_kwargs(rest_api_id))
     deployment = apigateway.create_deployment(
@@ -226,6 +232,7 @@ def handle_event(
             prm_url=_required(props, "PrmUrl"),
             required_scopes=str(props.get("RequiredScopes") or ""),
             allow_origin=str(props.get("AllowOrigin") or "*"),
+            default_scopes=str(props.get("DefaultScopes") or ""),
         )
         answer(
             "SUCCESS",

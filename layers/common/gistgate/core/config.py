@@ -18,6 +18,7 @@ __all__ = [
     "AUTH_MODES",
     "DEFAULT_ALGORITHMS",
     "IDP_PRESETS",
+    "LOOPBACK_ORIGINS",
     "MCP_PATH",
     "SUPPORTED_ALGORITHMS",
     "IssuerConfig",
@@ -101,6 +102,9 @@ class Settings(NamedTuple):
     resource_documentation: str | None = None
     max_token_bytes: int = 8192
     leeway_seconds: int = 60
+    # API Gateway's authorizer result TTL (the template's AuthorizerTtl): 0 lets the
+    # authorizer decide per tool (a step-up 403); a cached answer must not depend on the tool.
+    authorizer_result_ttl: int = 0
     # The MCP function.
     github_credentials: CredentialMode = "hybrid"
     github_api_url: str = DEFAULT_GITHUB_API_URL
@@ -244,11 +248,17 @@ def _github_api_url(env: Mapping[str, str]) -> str:
     return _url(env, "GITHUB_API_URL", raw)
 
 
+# MCP_ALLOWED_ORIGINS keyword: any http origin on a loopback host, any port (a local
+# browser client such as the MCP Inspector's UI); `make dev` sets it by default.
+LOOPBACK_ORIGINS = "loopback"
+
+
 def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
-    """Browser origins allowed to call /mcp: exact ``scheme://host[:port]``, or ``*``."""
+    """Browser origins allowed to call /mcp: exact ``scheme://host[:port]``, ``*``, or
+    ``loopback``."""
     origins = _split(_get(env, "MCP_ALLOWED_ORIGINS") or "")
     for origin in origins:
-        if origin != "*" and (
+        if origin not in ("*", LOOPBACK_ORIGINS) and (
             not origin.startswith(("https://", "http://")) or origin.count("/") != 2
         ):
             raise SettingsError(
@@ -312,6 +322,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         resource_documentation=_get(env, "RESOURCE_DOCUMENTATION"),
         max_token_bytes=_int(env, "OAUTH_MAX_TOKEN_BYTES", 8192, 256, 65536),
         leeway_seconds=_int(env, "OAUTH_LEEWAY_SECONDS", 60, 0, 300),
+        authorizer_result_ttl=_int(env, "AUTHORIZER_RESULT_TTL", 0, 0, 3600),
         github_credentials=_choice(  # type: ignore[arg-type]
             env, "GITHUB_CREDENTIALS", "hybrid", CREDENTIAL_MODES
         ),

@@ -27,13 +27,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
 from gistgate.core import inbound
 from gistgate.core.challenge import bearer_challenge
-from gistgate.core.config import Settings
+from gistgate.core.config import LOOPBACK_ORIGINS, Settings
 from gistgate.core.inbound import BadAuthority, MalformedRequest
 from gistgate.core.urls import BaseUrlUnknown, base_url, prm_url
 from gistgate.mcp.identity import IdentityError, identity_from_event
@@ -87,11 +88,29 @@ def malformed_response(exc: MalformedRequest) -> dict[str, Any]:
     }
 
 
+def _is_loopback_origin(origin: str) -> bool:
+    """``http://localhost|127.0.0.1|[::1][:port]`` exactly (RFC 6454 origin, no path)."""
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return False
+    return (
+        parts.scheme == "http"
+        and parts.hostname in ("localhost", "127.0.0.1", "::1")
+        and not (parts.path or parts.query or parts.fragment or parts.username)
+        and origin == f"http://{parts.netloc}"
+    )
+
+
 def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
-    """No Origin (not a browser) is fine; a browser's must be listed (or ``*``)."""
+    """No Origin (not a browser) is fine; a browser's must be listed (or ``*``, or a
+    loopback one under ``loopback``)."""
     if origin is None:
         return True
-    return "*" in allowed or origin.rstrip("/") in allowed
+    if "*" in allowed or origin.rstrip("/") in allowed:
+        return True
+    return LOOPBACK_ORIGINS in allowed and _is_loopback_origin(origin)
 
 
 class McpEndpoint:

@@ -24,8 +24,11 @@ def handler(event, context):
         raise Exception("Unauthorized")
     if token == "Bearer boom":
         raise RuntimeError("jwks down")
+    context = {"sub": "user-1", "scope": "read:gists"}
     if token == "Bearer deny":
         effect, resource = "Deny", event["methodArn"]
+        context["www_authenticate"] = 'Bearer error="insufficient_scope", scope="s:' + (
+            event["headers"].get("Mcp-Name", "none") + '"')
     elif token == "Bearer post-only":
         effect, resource = "Allow", event["methodArn"]
     else:
@@ -34,7 +37,7 @@ def handler(event, context):
         "principalId": "user-1",
         "policyDocument": {"Version": "2012-10-17", "Statement": [
             {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]},
-        "context": {"sub": "user-1", "scope": "read:gists"},
+        "context": context,
     }
 """
 
@@ -138,11 +141,12 @@ def gateway(root: Path, clock: Clock):
     made.close()
 
 
-def call(gateway, method="POST", path="/prod/mcp", token="Bearer good", body=b"{}"):
-    headers = [("Host", "127.0.0.1:3000"), ("Content-Type", "application/json")]
+def call(gateway, method="POST", path="/prod/mcp", token="Bearer good", body=b"{}", headers=None):
+    sent = [("Host", "127.0.0.1:3000"), ("Content-Type", "application/json")]
     if token:
-        headers.append(("Authorization", token))
-    return gateway.handle(method, path, headers, body)
+        sent.append(("Authorization", token))
+    sent += list((headers or {}).items())
+    return gateway.handle(method, path, sent, body)
 
 
 def module(gateway, name):
@@ -157,7 +161,7 @@ def test_routes_and_authorizer_come_from_the_real_template():
     assert routes[("GET", "/.well-known/oauth-protected-resource/mcp")].protected is False
     assert spec.authorizer == "AuthorizerFunction"
     assert spec.identity_headers == ("Authorization",)
-    assert spec.authorizer_ttl == 60
+    assert spec.authorizer_ttl == 0  # per-tool decisions need every request (step-up)
     short = read_api(load_template(ROOT / "template.yaml"), ROOT, {"AuthorizerTtl": "7"})
     assert short.authorizer_ttl == 7
 
@@ -222,6 +226,23 @@ def test_unauthorized_deny_and_failure_map_to_the_gateway_responses(gateway):
     failed = call(gateway, token="Bearer boom")
     assert failed.status >= 500
     assert "WWW-Authenticate" in dict(failed.headers)
+
+
+def test_a_deny_sends_the_challenge_its_context_carries(gateway):
+    # ACCESS_DENIED maps context.authorizer.www_authenticate onto WWW-Authenticate.
+    denied = call(gateway, token="Bearer deny", headers={"Mcp-Name": "create_gist"})
+    assert denied.status == 403
+    assert dict(denied.headers)["WWW-Authenticate"] == (
+        'Bearer error="insufficient_scope", scope="s:create_gist"'
+    )
+
+
+def test_a_deny_without_the_context_value_sends_no_challenge_header(gateway):
+    # As API Gateway: a mapping whose source is absent sets nothing (never a stale value).
+    assert call(gateway, token="Bearer post-only").status == 200
+    denied = call(gateway, token="Bearer post-only", method="GET", path="/prod/mcp")
+    assert denied.status == 403
+    assert "WWW-Authenticate" not in dict(denied.headers)
 
 
 def test_unknown_paths_and_paths_outside_the_stage_are_403(gateway):

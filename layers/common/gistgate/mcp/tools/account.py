@@ -23,7 +23,7 @@ __all__ = ["register"]
 def register(server: MCPServer, services: Services) -> None:
     """Add whoami, connect_github and disconnect_github to ``server``."""
     kit = Toolkit(services)
-    settings, runner, who = services.settings, kit.runner, kit.who
+    settings, runner, who, needs = services.settings, kit.runner, kit.who, kit.needs
 
     @server.tool(
         description=(
@@ -51,7 +51,7 @@ def register(server: MCPServer, services: Services) -> None:
                 "credential_mode": services.credentials.mode,
             }
 
-        return runner.run(identity, "whoami", None, body)
+        return runner.run(identity, "whoami", needs["whoami"], body)
 
     @server.tool(
         description=(
@@ -94,7 +94,7 @@ def register(server: MCPServer, services: Services) -> None:
                 ),
             }
 
-        return runner.run(identity, "connect_github", None, body)
+        return runner.run(identity, "connect_github", needs["connect_github"], body)
 
     @server.tool(
         description=(
@@ -107,7 +107,10 @@ def register(server: MCPServer, services: Services) -> None:
     def disconnect_github(ctx: Context) -> dict[str, Any]:
         identity, _ = who(ctx)
         return runner.run(
-            identity, "disconnect_github", None, lambda: _disconnect(services, identity)
+            identity,
+            "disconnect_github",
+            needs["disconnect_github"],
+            lambda: _disconnect(services, identity),
         )
 
 

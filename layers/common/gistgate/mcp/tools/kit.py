@@ -6,11 +6,13 @@ module level by every tool module.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
+from gistgate.core.tool_scopes import TOOL_SCOPES, tool_scope
 from gistgate.mcp.gists import Caller
 from gistgate.mcp.identity import Identity
 from gistgate.mcp.runner import ToolRunner
@@ -32,6 +34,10 @@ class Toolkit:
             settings.scope_admin,
         )
         self.runner = ToolRunner(services.limiter, error_factory=ToolError)
+        # The scope each tool needs, from the table the authorizer reads too.
+        self.needs: Mapping[str, str | None] = {
+            tool: tool_scope(settings, tool) for tool in TOOL_SCOPES
+        }
 
     def who(self, ctx: Context) -> tuple[Identity, Caller]:
         """The request's identity, and the caller the gist operations act for."""
