@@ -41,7 +41,13 @@ from gistgate.core.inbound import MalformedRequest
 from gistgate.core.inbound.jsontext import decode_json
 from gistgate.core.netguard import is_loopback_address, is_loopback_host, is_public_address
 from gistgate.oauth.names import client_name_problem
-from gistgate.oauth.redirects import redirect_uri_problem, uri_characters_ok
+from gistgate.oauth.redirects import (
+    APPLICATION_TYPES,
+    ApplicationType,
+    infer_application_type,
+    redirect_uri_problem,
+    uri_characters_ok,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -85,6 +91,8 @@ class ClientMetadataDocument(NamedTuple):
     client_uri: str | None = None
     logo_uri: str | None = None
     fetched_at: float = 0.0
+    # What the document says, or what its redirect URIs imply (https only: web).
+    application_type: ApplicationType = "web"
 
 
 def is_cimd_client_id(client_id: str, *, allow_http_loopback: bool = False) -> bool:
@@ -181,12 +189,18 @@ def parse_document(client_id: str, data: Any, *, fetched_at: float) -> ClientMet
         raise CimdError(
             "client_id_mismatch", "The client metadata document names a different client_id."
         )
+    declared = data.get("application_type")
+    if declared is not None and declared not in APPLICATION_TYPES:
+        raise CimdError("bad_metadata", "The application_type must be web or native.")
     redirect_uris = _string_list(data.get("redirect_uris"))
-    if not redirect_uris or any(redirect_uri_problem(uri) for uri in redirect_uris):
+    # An app's private-use scheme only when the document says native: a document that
+    # does not say its type gets https or loopback http (RFC 8252 §7.3) only.
+    if not redirect_uris or any(redirect_uri_problem(uri, declared) for uri in redirect_uris):
         raise CimdError(
             "bad_redirect_uris",
-            "The client metadata document must list redirect_uris, each https "
-            "or http on a loopback host.",
+            "The client metadata document must list redirect_uris, each https, http on a "
+            "loopback host, or (application_type native) an app's reverse-domain scheme; "
+            "a web client's are https only.",
         )
     method = data.get("token_endpoint_auth_method", "none")
     if method not in ALLOWED_AUTH_METHODS or "client_secret" in data:
@@ -218,6 +232,7 @@ def parse_document(client_id: str, data: Any, *, fetched_at: float) -> ClientMet
         client_uri=_https_or_none(data.get("client_uri")),
         logo_uri=_https_or_none(data.get("logo_uri")),
         fetched_at=fetched_at,
+        application_type=declared or infer_application_type(redirect_uris),
     )
 
 
