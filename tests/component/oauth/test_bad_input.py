@@ -18,6 +18,7 @@ from gistgate.oauth.errors import InvalidRequest, from_storage
 from gistgate.storage.aws import AwsCallFailed
 from gistgate.storage.errors import StorageRejected
 from gistgate.storage.table import Table
+from gistgate.storage.tickets import TicketRecord
 from tests.fixtures.oauth_stack import CLIENT_REDIRECT, FORM_ACTION, FORM_TOKEN, Flow, OAuthStack
 from tests.fixtures.wire import exchange
 
@@ -251,7 +252,7 @@ def test_dynamodb_validation_exception_is_invalid_request_not_503(monkeypatch):
 
     monkeypatch.setattr("gistgate.storage.table.call", refuse)
     with pytest.raises(StorageRejected) as caught:
-        Table("table").get({"pk": "x", "sk": "y"})
+        Table("table").get({"pk": "x", "sk": "y"}, TicketRecord)
     answer = from_storage(caught.value)  # what the OAuth function answers
     assert isinstance(answer, InvalidRequest)
     assert answer.status == 400
@@ -261,5 +262,5 @@ def test_a_value_storage_cannot_encode_is_invalid_request_before_any_call(monkey
     calls = []
     monkeypatch.setattr("gistgate.storage.table.call", lambda *a, **k: calls.append(a))
     with pytest.raises(StorageRejected):
-        Table("table").put({"pk": "CLIENT#\udcff", "sk": "CLIENT"}, {"name": "x"}, ttl=60)
+        Table("table").put({"pk": "CLIENT#\udcff", "sk": "CLIENT"}, TicketRecord("x", "c"), ttl=60)
     assert calls == []

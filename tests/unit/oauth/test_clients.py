@@ -4,36 +4,37 @@ failure that depends on what is registered, and the operator_registered mark."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Any
 
 import pytest
 
 from gistgate.oauth.clients import AUTH_FAILED, ClientRegistry, validate_registration
 from gistgate.oauth.errors import InvalidClient
+from gistgate.storage.records import Record
 
 T0 = 1_800_000_000.0
 
 
 class MemoryStore:
-    """The parts of oauth.store.Table that ClientRegistry uses, in a dict."""
+    """The parts of storage.table.Table that ClientRegistry uses, records in a dict."""
 
     def __init__(self) -> None:
-        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.items: dict[tuple[str, str], Record] = {}
 
     def clock(self) -> float:
         return T0
 
-    def expiry(self, seconds: float) -> int:
-        return int(T0 + seconds)
+    def put(self, key: dict[str, str], record: Record, *, ttl: float) -> None:
+        self.items[(key["pk"], key["sk"])] = record
 
-    def put(self, key: dict[str, str], values: dict[str, Any], *, ttl: float) -> None:
-        self.items[(key["pk"], key["sk"])] = {**values, "expires_at": self.expiry(ttl)}
+    def get(self, key: dict[str, str], kind: type[Record]) -> Record | None:
+        record = self.items.get((key["pk"], key["sk"]))
+        return record if isinstance(record, kind) else None
 
-    def get(self, key: dict[str, str]) -> dict[str, Any] | None:
-        return self.items.get((key["pk"], key["sk"]))
-
-    def update(self, key: dict[str, str], changes: dict[str, Any]) -> None:
-        self.items[(key["pk"], key["sk"])].update(changes)
+    def update(self, key: dict[str, str], kind: type[Record], changes: dict[str, Any], **_) -> None:
+        where = (key["pk"], key["sk"])
+        self.items[where] = dataclasses.replace(self.items[where], **changes)
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from gistgate.core.config import Settings
@@ -44,7 +45,13 @@ from gistgate.oauth.pages import ConsentView, consent_page
 from gistgate.oauth.pkce import well_formed_challenge
 from gistgate.oauth.redirects import redirect_warning
 from gistgate.oauth.sessions import Sessions
-from gistgate.oauth.signin import SignIn, flow_cookie, take_transaction
+from gistgate.oauth.signin import (
+    EXPIRED,
+    ClientRequest,
+    SignIn,
+    flow_cookie,
+    take_transaction,
+)
 from gistgate.oauth.upstream import GITHUB_SCOPES, OIDC_SCOPES
 from gistgate.oauth.web import (
     ClientRedirectError,
@@ -56,13 +63,14 @@ from gistgate.oauth.web import (
     same_browser,
 )
 from gistgate.storage import keys
+from gistgate.storage.records import Record
 from gistgate.storage.table import Table
 from gistgate.storage.vault import GrantWriter
 
 if TYPE_CHECKING:
     from gistgate.oauth.connect_flow import ConnectFlow
 
-__all__ = ["BrowserFlow"]
+__all__ = ["BrowserFlow", "ConsentRequestRecord"]
 
 CONSENT_TTL = 600
 CONSENT_PATH = "/oauth/consent"
@@ -82,6 +90,19 @@ UPSTREAM_SCOPE_MEANINGS = {
     "profile": "your name",
     "email": "your e-mail address",
 }
+
+
+@dataclass(frozen=True)
+class ConsentRequestRecord(Record):
+    """``CONSENT#<sha256(form token)>``: a consent page waiting for its answer. The client's
+    request, the hash of the browser's ``flow`` cookie, the hash of the ``session`` the page
+    was shown to (none: a sign-in follows Approve), and whether that sign-in must let the
+    user pick another account (``prompt=select_account``)."""
+
+    request: ClientRequest
+    flow: str
+    session: str | None = None
+    select_account: bool = False
 
 
 class BrowserFlow:
@@ -130,7 +151,7 @@ class BrowserFlow:
             )
         state = params.get("state")
         try:
-            request = self._validate(params, client, base)
+            request = self._validate(params, client, redirect_uri, base)
         except OAuthError as exc:
             if not client.operator_registered:
                 raise PageError(
@@ -140,35 +161,28 @@ class BrowserFlow:
                 ) from None
             location = error_redirect(redirect_uri, state, base, exc.error, exc.description)
             raise ClientRedirectError(location) from None
-        txn = {
-            "client_id": client.client_id,
-            "redirect_uri": redirect_uri,
-            "client_state": state,
-            "challenge": params["code_challenge"],
-            **request,
-        }
         session = self._sessions.current(cookies, base)
         forced = FORCING_PROMPTS & set((params.get("prompt") or "").split())
         if session is not None and not forced:
-            scope = self._entitled(request["scope"], session.sub)
+            scope = self._entitled(request.scope, session.sub)
             if self._consents.covers(session.sub, client.client_id, scope):
-                return Redirect(self._code_redirect(txn, session.sub, scope, base))
+                return Redirect(self._code_redirect(request, session.sub, scope, base))
         flow, flow_set = flow_cookie(cookies, base)
         form_token = secrets.token_urlsafe(32)
         # prompt=login/select_account: the page, then a new sign-in even if signed in.
         reauth = bool(forced - {"consent"})
         self._store.put(
             keys.consent_request(form_token),
-            {
-                **txn,
-                "flow": keys.digest(flow),
-                "session": session.digest if session and not reauth else None,
-                "select_account": "select_account" in forced,
-            },
+            ConsentRequestRecord(
+                request,
+                keys.digest(flow),
+                session=session.digest if session and not reauth else None,
+                select_account="select_account" in forced,
+            ),
             ttl=CONSENT_TTL,
         )
         account = session.name if session and not reauth else None
-        view = self._consent_view(client, txn, form_token, account, base)
+        view = self._consent_view(client, request, form_token, account, base)
         return PageOut(consent_page(view), (flow_set,))
 
     def _serving(self) -> None:
@@ -179,7 +193,9 @@ class BrowserFlow:
                 "its identity provider.",
             )
 
-    def _validate(self, params: Mapping[str, str], client: Client, base: str) -> dict[str, str]:
+    def _validate(
+        self, params: Mapping[str, str], client: Client, redirect_uri: str, base: str
+    ) -> ClientRequest:
         if params.get("response_type") != "code":
             raise UnsupportedResponseType("response_type must be code")
         if "authorization_code" not in client.grant_types:
@@ -200,12 +216,19 @@ class BrowserFlow:
         allowed = client.scope or scopes.supported(self._settings)
         requested = scopes.parse(params.get("scope")) or client.scope or self._settings.basic_scopes
         scopes.within(requested, allowed)
-        return {"scope": scopes.join(requested), "resource": resource}
+        return ClientRequest(
+            client_id=client.client_id,
+            redirect_uri=redirect_uri,
+            client_state=params.get("state"),
+            challenge=challenge,
+            scope=scopes.join(requested),
+            resource=resource,
+        )
 
     def _consent_view(
         self,
         client: Client,
-        txn: Mapping[str, Any],
+        request: ClientRequest,
         form_token: str,
         account: str | None,
         base: str,
@@ -231,9 +254,9 @@ class BrowserFlow:
             client_name=client.client_name,
             client_id=client.client_id,
             client_note=note,
-            redirect_uri=txn["redirect_uri"],
-            redirect_warning=redirect_warning(txn["redirect_uri"]),
-            scopes=[(s, self._meaning(s)) for s in txn["scope"].split()],
+            redirect_uri=request.redirect_uri,
+            redirect_warning=redirect_warning(request.redirect_uri),
+            scopes=[(s, self._meaning(s)) for s in request.scope.split()],
             resource_name=self._settings.resource_name,
             account=account,
             upstream=upstream,
@@ -249,45 +272,39 @@ class BrowserFlow:
         self._serving()
         token = form.get("form_token") or ""
         key = keys.consent_request(token)
-        request = self._store.get(key) if 0 < len(token) <= MAX_FORM_TOKEN else None
-        if request is None:
+        pending = (
+            self._store.get(key, ConsentRequestRecord) if 0 < len(token) <= MAX_FORM_TOKEN else None
+        )
+        if pending is None:
             raise PageError(400, "This consent request has expired or was already answered.")
-        if not same_browser(cookies, base, request["flow"]):
+        if not same_browser(cookies, base, pending.flow):
             raise PageError(403, "This consent form was not opened in this browser.")
-        if self._store.take(key) is None:
+        if self._store.take(key, ConsentRequestRecord) is None:
             raise PageError(400, "This consent request has expired or was already answered.")
+        request = pending.request
         decision = form.get("decision")
         if decision not in ("approve", "switch"):
             # Deny: nothing is stored and nothing is sent upstream.
             return Redirect(
                 error_redirect(
-                    request["redirect_uri"],
-                    request.get("client_state"),
+                    request.redirect_uri,
+                    request.client_state,
                     base,
                     "access_denied",
                     "the user denied the request",
                 )
             )
         session = self._sessions.current(cookies, base)
-        if (
-            decision == "approve"
-            and session is not None
-            and session.digest == request.get("session")
-        ):
-            scope = self._entitled(request["scope"], session.sub)
-            self._consents.remember(session.sub, request["client_id"], scope)
+        if decision == "approve" and session is not None and session.digest == pending.session:
+            scope = self._entitled(request.scope, session.sub)
+            self._consents.remember(session.sub, request.client_id, scope)
             return Redirect(self._code_redirect(request, session.sub, scope, base))
         # Approved: only now does anything go to the upstream.
-        fields = {
-            name: request.get(name)
-            for name in ("client_id", "redirect_uri", "client_state", "challenge", "scope")
-        }
         location = self._signin.begin(
-            "login",
-            {**fields, "resource": request["resource"]},
-            request["flow"],
+            pending.flow,
             base,
-            select_account=decision == "switch" or bool(request.get("select_account")),
+            request=request,
+            select_account=decision == "switch" or pending.select_account,
         )
         return Redirect(location)
 
@@ -297,13 +314,15 @@ class BrowserFlow:
         self, params: Mapping[str, str], cookies: Mapping[str, str], base: str
     ) -> Redirect | PageOut:
         txn = take_transaction(self._store, params, cookies, base, ("login", "signin"))
-        if txn["kind"] == "signin":
+        if txn.kind == "signin":
             return self._connect.after_signin(txn, params, cookies, base)
+        request = txn.request
+        if request is None:  # every login transaction carries the client's request
+            raise PageError(400, EXPIRED)
 
         def back(error: str, description: str) -> ClientRedirectError:
-            state = txn.get("client_state")
             return ClientRedirectError(
-                error_redirect(txn["redirect_uri"], state, base, error, description)
+                error_redirect(request.redirect_uri, request.client_state, base, error, description)
             )
 
         if params.get("error"):
@@ -318,9 +337,9 @@ class BrowserFlow:
         _, session_cookie = self._sessions.open(
             who.sub, who.name, base, replaces=self._sessions.current(cookies, base)
         )
-        scope = self._entitled(txn["scope"], who.sub)
-        self._consents.remember(who.sub, txn["client_id"], scope)
-        return Redirect(self._code_redirect(txn, who.sub, scope, base), (session_cookie,))
+        scope = self._entitled(request.scope, who.sub)
+        self._consents.remember(who.sub, request.client_id, scope)
+        return Redirect(self._code_redirect(request, who.sub, scope, base), (session_cookie,))
 
     def _entitled(self, scope: str, sub: str) -> str:
         """The admin scope only for the configured admin subjects; others get the rest."""
@@ -335,9 +354,9 @@ class BrowserFlow:
                 return SCOPE_MEANINGS[kind]
         return "a scope of this server"
 
-    def _code_redirect(self, txn: Mapping[str, Any], sub: str, scope: str, base: str) -> str:
-        grant = Grant(sub, txn["client_id"], scope, txn["resource"])
-        code = self._grants.new_code(grant, txn["redirect_uri"], txn["challenge"])
+    def _code_redirect(self, request: ClientRequest, sub: str, scope: str, base: str) -> str:
+        grant = Grant(sub, request.client_id, scope, request.resource)
+        code = self._grants.new_code(grant, request.redirect_uri, request.challenge)
         return client_redirect(
-            txn["redirect_uri"], {"code": code, "state": txn.get("client_state"), "iss": base}
+            request.redirect_uri, {"code": code, "state": request.client_state, "iss": base}
         )

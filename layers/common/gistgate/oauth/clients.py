@@ -19,6 +19,7 @@ import base64
 import hmac
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -32,9 +33,10 @@ from gistgate.oauth.errors import (
 from gistgate.oauth.names import client_name_problem
 from gistgate.oauth.redirects import redirect_uri_problem
 from gistgate.storage import keys
+from gistgate.storage.records import Record
 from gistgate.storage.table import Table
 
-__all__ = ["AUTH_FAILED", "Client", "ClientRegistry", "validate_registration"]
+__all__ = ["AUTH_FAILED", "Client", "ClientRecord", "ClientRegistry", "validate_registration"]
 
 PUBLIC = "none"
 AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
@@ -57,7 +59,6 @@ class Client(NamedTuple):
     grant_types: tuple[str, ...]
     scope: tuple[str, ...]
     secret_hash: str | None = None
-    expires_at: int | None = None
     metadata_document: bool = False
     # Registered with the operator's initial access token (never a CIMD client):
     # the operator vouched for its redirect URIs.
@@ -66,6 +67,29 @@ class Client(NamedTuple):
     @property
     def public(self) -> bool:
         return self.auth_method == PUBLIC
+
+
+@dataclass(frozen=True)
+class ClientRecord(Record):
+    """``CLIENT#<client_id>``: a registration (DCR). The RFC 7591 metadata as registered,
+    the secret's SHA-256 (confidential clients only), whether the operator's initial access
+    token vouched for it, when it was issued and last renewed. The defaults are what a
+    registration stored before the attribute existed would mean."""
+
+    token_endpoint_auth_method: str
+    client_name: str = ""
+    redirect_uris: tuple[str, ...] = ()
+    grant_types: tuple[str, ...] = ()
+    response_types: tuple[str, ...] = ()
+    scope: str | None = None
+    client_uri: str | None = None
+    logo_uri: str | None = None
+    tos_uri: str | None = None
+    policy_uri: str | None = None
+    secret_hash: str | None = None
+    operator_registered: bool = False
+    issued_at: int = 0
+    renewed_at: int = 0
 
 
 def _strings(value: Any, field: str) -> tuple[str, ...]:
@@ -184,13 +208,22 @@ class ClientRegistry:
         issued = int(self._store.clock())
         self._store.put(
             keys.oauth_client(client_id),
-            {
-                **metadata,
-                "secret_hash": keys.digest(secret) if secret else None,
-                "operator_registered": operator_registered,
-                "issued_at": issued,
-                "renewed_at": issued,
-            },
+            ClientRecord(
+                token_endpoint_auth_method=metadata["token_endpoint_auth_method"],
+                client_name=metadata["client_name"],
+                redirect_uris=tuple(metadata["redirect_uris"]),
+                grant_types=tuple(metadata["grant_types"]),
+                response_types=tuple(metadata["response_types"]),
+                scope=metadata["scope"],
+                client_uri=metadata.get("client_uri"),
+                logo_uri=metadata.get("logo_uri"),
+                tos_uri=metadata.get("tos_uri"),
+                policy_uri=metadata.get("policy_uri"),
+                secret_hash=keys.digest(secret) if secret else None,
+                operator_registered=operator_registered,
+                issued_at=issued,
+                renewed_at=issued,
+            ),
             ttl=self._ttl,
         )
         response = {"client_id": client_id, "client_id_issued_at": issued, **metadata}
@@ -205,25 +238,26 @@ class ClientRegistry:
             raise InvalidClient("client_id is missing")
         if self._cimd is not None and is_cimd_client_id(client_id, allow_http_loopback=self._dev):
             return self._from_document(self._cimd, client_id)
-        item = self._store.get(keys.oauth_client(client_id))
-        if item is None:
+        record = self._store.get(keys.oauth_client(client_id), ClientRecord)
+        if record is None:
             raise InvalidClient("unknown or expired client_id; register again")
         now = self._store.clock()
-        if now - int(item.get("renewed_at", 0)) > RENEW_AFTER:
+        if now - record.renewed_at > RENEW_AFTER:
             self._store.update(
                 keys.oauth_client(client_id),
-                {"renewed_at": int(now), "expires_at": self._store.expiry(self._ttl)},
+                ClientRecord,
+                {"renewed_at": int(now)},
+                ttl=self._ttl,
             )
         return Client(
             client_id=client_id,
-            client_name=item.get("client_name") or "",
-            redirect_uris=tuple(item.get("redirect_uris") or ()),
-            auth_method=item["token_endpoint_auth_method"],
-            grant_types=tuple(item.get("grant_types") or ()),
-            scope=scopes.parse(item.get("scope")),
-            secret_hash=item.get("secret_hash"),
-            expires_at=int(item["expires_at"]),
-            operator_registered=bool(item.get("operator_registered")),
+            client_name=record.client_name,
+            redirect_uris=record.redirect_uris,
+            auth_method=record.token_endpoint_auth_method,
+            grant_types=record.grant_types,
+            scope=scopes.parse(record.scope),
+            secret_hash=record.secret_hash,
+            operator_registered=record.operator_registered,
         )
 
     def _from_document(self, cimd: CimdFetcher, client_id: str) -> Client:

@@ -22,18 +22,24 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from gistgate.core.observability import logger
 from gistgate.oauth import pkce
 from gistgate.oauth.errors import OAuthError
 from gistgate.oauth.pages import Page, message_page
 from gistgate.oauth.sessions import Session, Sessions
-from gistgate.oauth.signin import TXN_TTL, SignIn, flow_cookie, take_transaction
+from gistgate.oauth.signin import (
+    TXN_TTL,
+    SignIn,
+    TransactionRecord,
+    flow_cookie,
+    take_transaction,
+)
 from gistgate.oauth.upstream import Upstream, UpstreamIdentity
 from gistgate.oauth.web import Cookie, PageError, PageOut, Redirect
 from gistgate.storage import keys
 from gistgate.storage.table import Table
+from gistgate.storage.tickets import TicketRecord
 from gistgate.storage.vault import GrantWriter
 
 __all__ = ["ConnectFlow"]
@@ -73,13 +79,13 @@ class ConnectFlow:
         if session is not None:
             return self._to_github(digest, item, session, flow, (flow_set,), base)
         if self._signin is None:
-            return _refused(item["sub"], None, "no_sign_in", ())
-        location = self._signin.begin("signin", {"ticket": digest}, keys.digest(flow), base)
+            return _refused(item.sub, None, "no_sign_in", ())
+        location = self._signin.begin(keys.digest(flow), base, ticket=digest)
         return Redirect(location, (flow_set,))
 
     def after_signin(
         self,
-        txn: Mapping[str, Any],
+        txn: TransactionRecord,
         params: Mapping[str, str],
         cookies: Mapping[str, str],
         base: str,
@@ -94,45 +100,42 @@ class ConnectFlow:
         session, session_set = self._sessions.open(
             who.sub, who.name, base, replaces=self._sessions.current(cookies, base)
         )
-        item = self._ticket(txn["ticket"])
+        digest = txn.ticket or ""
+        item = self._ticket(digest) if digest else None
         if item is None:
             return PageOut(message_page(400, "Link expired", EXPIRED), (session_set,))
-        if item["sub"] != who.sub:
-            return _refused(item["sub"], who.sub, "signed_in_as_another", (session_set,))
+        if item.sub != who.sub:
+            return _refused(item.sub, who.sub, "signed_in_as_another", (session_set,))
         if who.github is None:
             return self._to_github(
-                txn["ticket"], item, session, _flow_of(cookies, base), (session_set,), base
+                digest, item, session, _flow_of(cookies, base), (session_set,), base
             )
         # Signed in at GitHub as the ticket's own subject: that login is the connection.
-        if self._store.take(keys.connect_ticket_by_digest(txn["ticket"])) is None:
+        if self._store.take(keys.connect_ticket_by_digest(digest), TicketRecord) is None:
             return PageOut(message_page(400, "Link expired", EXPIRED), (session_set,))
-        self._vault.put(item["sub"], who.github)
+        self._vault.put(item.sub, who.github)
         return PageOut(_connected(who.name), (session_set,))
 
     def _to_github(
         self,
         digest: str,
-        item: Mapping[str, Any],
+        item: TicketRecord,
         session: Session,
         flow: str,
         cookies: tuple[Cookie, ...],
         base: str,
     ) -> Redirect | PageOut:
-        if session.sub != item["sub"]:
-            return _refused(item["sub"], session.sub, "session_of_another", cookies)
-        if self._store.take(keys.connect_ticket_by_digest(digest)) is None:
+        if session.sub != item.sub:
+            return _refused(item.sub, session.sub, "session_of_another", cookies)
+        if self._store.take(keys.connect_ticket_by_digest(digest), TicketRecord) is None:
             raise PageError(400, EXPIRED)
         state = secrets.token_urlsafe(32)
         verifier, challenge = pkce.new_pair()
         self._store.put(
             keys.auth_transaction(state),
-            {
-                "kind": "connect",
-                "sub": item["sub"],
-                "session": session.digest,
-                "verifier": verifier,
-                "flow": keys.digest(flow),
-            },
+            TransactionRecord(
+                "connect", verifier, keys.digest(flow), sub=item.sub, session=session.digest
+            ),
             ttl=TXN_TTL,
         )
         location = self._github().authorize_url(state, challenge, base + GITHUB_CALLBACK)
@@ -140,14 +143,17 @@ class ConnectFlow:
 
     def callback(self, params: Mapping[str, str], cookies: Mapping[str, str], base: str) -> PageOut:
         txn = take_transaction(self._store, params, cookies, base, ("connect",))
+        owner = txn.sub
+        if owner is None:  # every connect transaction names its subject
+            raise PageError(400, EXPIRED)
         session = self._sessions.current(cookies, base)
-        if session is None or session.digest != txn.get("session") or session.sub != txn["sub"]:
-            return _refused(txn["sub"], session.sub if session else None, "session_changed", ())
+        if session is None or session.digest != txn.session or session.sub != owner:
+            return _refused(owner, session.sub if session else None, "session_changed", ())
         if params.get("error"):
             raise PageError(400, "GitHub access was not granted; nothing was connected.")
         try:
             who = self._github().identify(
-                params.get("code") or "", txn["verifier"], base + GITHUB_CALLBACK
+                params.get("code") or "", txn.verifier, base + GITHUB_CALLBACK
             )
         except OAuthError as exc:
             raise PageError(
@@ -155,12 +161,12 @@ class ConnectFlow:
             ) from None
         if who.github is None:
             raise PageError(502, "GitHub did not return an authorization; nothing was connected.")
-        self._vault.put(txn["sub"], who.github)
+        self._vault.put(owner, who.github)
         return PageOut(_connected(who.name))
 
-    def _ticket(self, digest: str) -> dict[str, Any] | None:
+    def _ticket(self, digest: str) -> TicketRecord | None:
         """The live ticket, read but not spent: a refused visitor leaves it to its owner."""
-        return self._store.get(keys.connect_ticket_by_digest(digest))
+        return self._store.get(keys.connect_ticket_by_digest(digest), TicketRecord)
 
 
 def _flow_of(cookies: Mapping[str, str], base: str) -> str:

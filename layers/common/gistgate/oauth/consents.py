@@ -9,12 +9,23 @@ upstream, and write it only after the user pressed Approve.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gistgate.storage import keys
+from gistgate.storage.records import Record
 from gistgate.storage.table import Table
 
-__all__ = ["Consents"]
+__all__ = ["ConsentRecord", "Consents"]
 
 REMEMBER_SECONDS = 30 * 86400
+
+
+@dataclass(frozen=True)
+class ConsentRecord(Record):
+    """``USER#<sub>`` / ``CONSENT#<client_id>``: the scopes the user approved, and when."""
+
+    scope: str
+    approved_at: int
 
 
 class Consents:
@@ -26,13 +37,13 @@ class Consents:
 
     def covers(self, sub: str, client_id: str, scope: str) -> bool:
         """Did ``sub`` approve ``client_id`` for at least ``scope``?"""
-        item = self._store.get(keys.user_consent(sub, client_id))
-        return item is not None and set(scope.split()) <= set(str(item.get("scope")).split())
+        record = self._store.get(keys.user_consent(sub, client_id), ConsentRecord)
+        return record is not None and set(scope.split()) <= set(record.scope.split())
 
     def remember(self, sub: str, client_id: str, scope: str) -> None:
         self._store.put(
             keys.user_consent(sub, client_id),
-            {"scope": scope, "approved_at": int(self._store.clock())},
+            ConsentRecord(scope, int(self._store.clock())),
             ttl=self._ttl,
             new=False,
         )

@@ -14,9 +14,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from gistgate.core.config import Settings
@@ -31,21 +33,48 @@ from gistgate.oauth.errors import (
     UnauthorizedClient,
 )
 from gistgate.storage import keys
-from gistgate.storage.table import Conflict, Table
+from gistgate.storage.records import Record
+from gistgate.storage.table import Conflict, Lost, Table
 
-__all__ = ["GRACE_SECONDS", "Grant", "Grants", "Issued", "Signer"]
+__all__ = ["GRACE_SECONDS", "CodeRecord", "FamilyRecord", "Grant", "Grants", "Issued", "Signer"]
 
 CODE_TTL = 300
 GRACE_SECONDS = 10
 
 
-class Grant(NamedTuple):
-    """What a token says: who, through which client, for what."""
+@dataclass(frozen=True)
+class Grant(Record):
+    """What a token says: who, through which client, for what (stored flat in the code
+    and in the family that carry it)."""
 
     sub: str
     client_id: str
     scope: str
     resource: str
+
+
+@dataclass(frozen=True)
+class CodeRecord(Record):
+    """``CODE#<sha256(code)>``: the grant a code stands for and the request it answers.
+    ``used_at`` and ``family`` are set by its one redemption."""
+
+    grant: Grant
+    redirect_uri: str
+    challenge: str  # the client's PKCE S256 challenge
+    used_at: int | None = None
+    family: str | None = None
+
+
+@dataclass(frozen=True)
+class FamilyRecord(Record):
+    """``FAMILY#<family id>``: one grant's refresh tokens, as the hashes of the current and
+    the previous one (rotated at ``rotated_at``), until ``revoked``."""
+
+    grant: Grant
+    cur_hash: str
+    prev_hash: str | None = None
+    rotated_at: int | None = None
+    revoked: bool = False
 
 
 class Issued(NamedTuple):
@@ -91,9 +120,7 @@ class Grants:
     def new_code(self, grant: Grant, redirect_uri: str, challenge: str) -> str:
         code = secrets.token_urlsafe(32)
         self._store.put(
-            keys.auth_code(code),
-            {**grant._asdict(), "redirect_uri": redirect_uri, "challenge": challenge},
-            ttl=CODE_TTL,
+            keys.auth_code(code), CodeRecord(grant, redirect_uri, challenge), ttl=CODE_TTL
         )
         return code
 
@@ -108,32 +135,34 @@ class Grants:
         with_refresh: bool,
     ) -> Issued:
         key = keys.auth_code(code)
-        item = self._store.get(key)
-        if item is None:
+        stored = self._store.get(key, CodeRecord)
+        if stored is None:
             raise InvalidGrant("the authorization code is invalid or expired")
-        if item.get("used_at") is not None:
-            self._revoke(item.get("family"))
+        if stored.used_at is not None:
+            self._revoke(stored.family)
             raise InvalidGrant("the authorization code was already used; its tokens are revoked")
-        if item["client_id"] != client_id:
+        grant = stored.grant
+        if grant.client_id != client_id:
             raise InvalidGrant("the authorization code was issued to another client")
-        if redirect_uri != item["redirect_uri"]:
+        if redirect_uri != stored.redirect_uri:
             raise InvalidGrant("redirect_uri does not match the authorization request")
-        if not pkce.verify(verifier or "", item["challenge"]):
+        if not pkce.verify(verifier or "", stored.challenge):
             raise InvalidGrant("code_verifier does not match the code_challenge")
-        if resource is not None and resource != item["resource"]:
+        if resource is not None and resource != grant.resource:
             raise InvalidTarget("resource does not match the authorization request")
-        grant = Grant(item["sub"], item["client_id"], item["scope"], item["resource"])
         # Signed before the code is spent: a KMS failure leaves the code redeemable.
         access = self._access_token(grant, issuer)
         family = uuid.uuid4().hex
         try:
             self._store.update(
                 key,
+                CodeRecord,
                 {"used_at": int(self._store.clock()), "family": family},
                 condition="attribute_exists(pk) AND attribute_not_exists(used_at)",
             )
-        except Conflict as lost:
-            self._revoke((lost.item or {}).get("family"))
+        except Lost as lost:
+            # Redeemed meanwhile: revoke what that redemption started.
+            self._revoke(lost.record.family if isinstance(lost.record, CodeRecord) else None)
             raise InvalidGrant(
                 "the authorization code was already used; its tokens are revoked"
             ) from None
@@ -146,7 +175,7 @@ class Grants:
         token = f"{family}.{secrets.token_urlsafe(32)}"
         self._store.put(
             keys.refresh_family(family),
-            {**grant._asdict(), "cur_hash": keys.digest(token), "revoked": False},
+            FamilyRecord(grant, cur_hash=keys.digest(token), revoked=False),
             ttl=self._refresh_ttl,
         )
         return token
@@ -163,21 +192,25 @@ class Grants:
         if not family or len(token) > 200:
             raise InvalidGrant("the refresh token is invalid")
         key = keys.refresh_family(family)
-        item = self._store.get(key)
-        if item is None or item.get("revoked"):
+        stored = self._store.get(key, FamilyRecord)
+        if stored is None or stored.revoked:
             raise InvalidGrant("the refresh token is invalid, expired or revoked")
-        if item["client_id"] != client_id:
+        grant = stored.grant
+        if grant.client_id != client_id:
             raise InvalidGrant("the refresh token was issued to another client")
-        grant = Grant(item["sub"], item["client_id"], item["scope"], item["resource"])
         if resource is not None and resource != grant.resource:
             raise InvalidTarget("resource does not match the refresh token's resource")
         presented = keys.digest(token)
         now = int(self._store.clock())
         fresh = f"{family}.{secrets.token_urlsafe(32)}"
-        if presented == item.get("cur_hash"):
+        if presented == stored.cur_hash:
             condition, bound = "cur_hash = :seen AND revoked = :no", presented
             changes = {"cur_hash": keys.digest(fresh), "prev_hash": presented, "rotated_at": now}
-        elif presented == item.get("prev_hash") and now - int(item["rotated_at"]) <= GRACE_SECONDS:
+        elif (
+            presented == stored.prev_hash
+            and stored.rotated_at is not None
+            and now - stored.rotated_at <= GRACE_SECONDS
+        ):
             condition, bound = "prev_hash = :seen AND revoked = :no", presented
             changes = {"cur_hash": keys.digest(fresh)}
         else:
@@ -186,11 +219,15 @@ class Grants:
         if scope:
             if any(s not in grant.scope.split() for s in scope):
                 raise InvalidScope("scope asks for more than the refresh token was granted")
-            grant = grant._replace(scope=" ".join(scope))
+            grant = dataclasses.replace(grant, scope=" ".join(scope))
         access = self._access_token(grant, issuer)  # before rotating, as for codes
         try:
             self._store.update(
-                key, changes, condition=condition, values={":seen": bound, ":no": False}
+                key,
+                FamilyRecord,
+                changes,
+                condition=condition,
+                values={":seen": bound, ":no": False},
             )
         except Conflict:
             self._revoke(family)
@@ -202,17 +239,17 @@ class Grants:
         family, _, _ = token.partition(".")
         if not family or len(token) > 200:
             return
-        item = self._store.get(keys.refresh_family(family))
-        if item is None or item["client_id"] != client_id:
+        stored = self._store.get(keys.refresh_family(family), FamilyRecord)
+        if stored is None or stored.grant.client_id != client_id:
             return
-        if keys.digest(token) in (item.get("cur_hash"), item.get("prev_hash")):
+        if keys.digest(token) in (stored.cur_hash, stored.prev_hash):
             self._revoke(family)
 
     def _revoke(self, family: str | None) -> None:
         if not family:
             return
         try:
-            self._store.update(keys.refresh_family(family), {"revoked": True})
+            self._store.update(keys.refresh_family(family), FamilyRecord, {"revoked": True})
         except Conflict:
             return
 

@@ -13,17 +13,28 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from gistgate.oauth.web import Cookie, cookie, cookie_name
 from gistgate.storage import keys
+from gistgate.storage.records import Record
 from gistgate.storage.table import Table
 
-__all__ = ["Session", "Sessions"]
+__all__ = ["Session", "SessionRecord", "Sessions"]
 
 SESSION_TTL = 12 * 3600
 COOKIE = "session"
 MAX_COOKIE = 128
+
+
+@dataclass(frozen=True)
+class SessionRecord(Record):
+    """``SESSION#<sha256(cookie)>``: who signed in in this browser, and when."""
+
+    sub: str
+    name: str  # to display; the subject when empty
+    created_at: int
 
 
 class Session(NamedTuple):
@@ -53,10 +64,10 @@ class Sessions:
         session_id = cookies.get(cookie_name(base, COOKIE)) or ""
         if not session_id or len(session_id) > MAX_COOKIE:
             return None
-        item = self._store.get(keys.browser_session(session_id))
-        if item is None or not isinstance(item.get("sub"), str):
+        record = self._store.get(keys.browser_session(session_id), SessionRecord)
+        if record is None:
             return None
-        return Session(session_id, item["sub"], str(item.get("name") or item["sub"]))
+        return Session(session_id, record.sub, record.name or record.sub)
 
     def open(
         self, sub: str, name: str, base: str, replaces: Session | None = None
@@ -67,7 +78,7 @@ class Sessions:
         session_id = secrets.token_urlsafe(32)
         self._store.put(
             keys.browser_session(session_id),
-            {"sub": sub, "name": name, "created_at": int(self._store.clock())},
+            SessionRecord(sub, name, int(self._store.clock())),
             ttl=self._ttl,
         )
         return Session(session_id, sub, name), cookie(base, COOKIE, session_id, self._ttl)

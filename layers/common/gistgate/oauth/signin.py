@@ -14,19 +14,58 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from dataclasses import dataclass
 
 from gistgate.oauth import pkce
 from gistgate.oauth.upstream import Upstream, UpstreamIdentity
 from gistgate.oauth.web import Cookie, PageError, cookie, cookie_name, same_browser
 from gistgate.storage import keys
+from gistgate.storage.records import Record
 from gistgate.storage.table import Table
 
-__all__ = ["TXN_TTL", "SignIn", "flow_cookie", "take_transaction"]
+__all__ = [
+    "EXPIRED",
+    "TXN_TTL",
+    "ClientRequest",
+    "SignIn",
+    "TransactionRecord",
+    "flow_cookie",
+    "take_transaction",
+]
 
 TXN_TTL = 600
 CALLBACK = "/oauth/callback"
 MAX_STATE = 128
+EXPIRED = "This sign-in link has expired or was already used. Start again."
+
+
+@dataclass(frozen=True)
+class ClientRequest(Record):
+    """What a client asked for at /oauth/authorize, carried (stored flat) by the pending
+    consent and then by the ``login`` transaction until the code is issued."""
+
+    client_id: str
+    redirect_uri: str
+    client_state: str | None  # the client's own state, echoed back (it may send none)
+    challenge: str  # the client's PKCE S256 challenge
+    scope: str
+    resource: str
+
+
+@dataclass(frozen=True)
+class TransactionRecord(Record):
+    """``TXN#<sha256(state)>``: one round trip to a sign-in provider. Always our PKCE
+    ``verifier`` and the hash of the browser's ``flow`` cookie; then by ``kind``:
+    ``login`` the client's ``request``, ``signin`` the connect ``ticket``'s hash,
+    ``connect`` the ticket's ``sub`` and the hash of the ``session`` that proved it."""
+
+    kind: str
+    verifier: str
+    flow: str
+    request: ClientRequest | None = None
+    ticket: str | None = None
+    sub: str | None = None
+    session: str | None = None
 
 
 def flow_cookie(cookies: Mapping[str, str], base: str) -> tuple[str, Cookie]:
@@ -43,13 +82,14 @@ def take_transaction(
     cookies: Mapping[str, str],
     base: str,
     kinds: Collection[str],
-) -> dict[str, Any]:
+) -> TransactionRecord:
     """The transaction ``state`` names, once, and only in the browser that began it."""
     state = params.get("state") or ""
-    txn = store.take(keys.auth_transaction(state)) if 0 < len(state) <= MAX_STATE else None
-    if txn is None or txn.get("kind") not in kinds:
-        raise PageError(400, "This sign-in link has expired or was already used. Start again.")
-    if not same_browser(cookies, base, txn["flow"]):
+    key = keys.auth_transaction(state)
+    txn = store.take(key, TransactionRecord) if 0 < len(state) <= MAX_STATE else None
+    if txn is None or txn.kind not in kinds:
+        raise PageError(400, EXPIRED)
+    if not same_browser(cookies, base, txn.flow):
         raise PageError(403, "This sign-in was started in another browser. Start again.")
     return txn
 
@@ -63,19 +103,23 @@ class SignIn:
 
     def begin(
         self,
-        kind: str,
-        fields: Mapping[str, Any],
         flow_digest: str,
         base: str,
         *,
+        request: ClientRequest | None = None,
+        ticket: str | None = None,
         select_account: bool = False,
     ) -> str:
-        """Table the transaction and return the provider's authorization URL."""
+        """Store the transaction and return the provider's authorization URL: a ``login``
+        for a client's ``request``, or a ``signin`` for a connect ``ticket`` (its hash)."""
+        if (request is None) == (ticket is None):
+            raise ValueError("a sign-in is for a client's request or for a ticket")
         state = secrets.token_urlsafe(32)
         verifier, challenge = pkce.new_pair()
+        kind = "login" if request is not None else "signin"
         self._store.put(
             keys.auth_transaction(state),
-            {**fields, "kind": kind, "verifier": verifier, "flow": flow_digest},
+            TransactionRecord(kind, verifier, flow_digest, request=request, ticket=ticket),
             ttl=TXN_TTL,
         )
         return self._provider().authorize_url(
@@ -83,7 +127,7 @@ class SignIn:
         )
 
     def identify(
-        self, txn: Mapping[str, Any], params: Mapping[str, str], base: str
+        self, txn: TransactionRecord, params: Mapping[str, str], base: str
     ) -> UpstreamIdentity:
         """Redeem the provider's code (OAuthError when it refuses)."""
-        return self._provider().identify(params.get("code") or "", txn["verifier"], base + CALLBACK)
+        return self._provider().identify(params.get("code") or "", txn.verifier, base + CALLBACK)
