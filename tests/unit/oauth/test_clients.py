@@ -11,7 +11,8 @@ import pytest
 
 from gistgate.oauth.clients import AUTH_FAILED, ClientRegistry, validate_registration
 from gistgate.oauth.errors import InvalidClient
-from gistgate.storage.records import Record
+from gistgate.storage import keys
+from gistgate.storage.records import Record, encode
 
 T0 = 1_800_000_000.0
 
@@ -117,3 +118,30 @@ def test_operator_registered_is_stored_and_read_back(registry):
     assert "operator_registered" not in operator
     assert registry.get(operator["client_id"]).operator_registered is True
     assert registry.get(anyone["client_id"]).operator_registered is False
+
+
+def test_every_registered_metadata_field_is_stored_with_the_client():
+    """The registration is stored as a ClientRecord: a metadata field the record does not
+    declare would be lost, so each one validate_registration returns is checked here."""
+    store = MemoryStore()
+    metadata = validate_registration(
+        {
+            "redirect_uris": ["http://127.0.0.1:1/cb"],
+            "token_endpoint_auth_method": "client_secret_post",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "scope": "read:gists",
+            "client_name": "An app",
+            **{f: f"https://app.example/{f}" for f in ("client_uri", "logo_uri", "tos_uri")},
+            "policy_uri": "https://app.example/policy",
+        },
+        supported_scopes=("read:gists",),
+        default_scopes=("read:gists",),
+        privileged=False,
+        admin_scope="admin:server",
+    )
+    response = ClientRegistry(store, 90).register(metadata)
+    (stored,) = store.items.values()
+    attributes = encode(stored)
+    assert {name: attributes.get(name) for name in metadata} == metadata
+    assert attributes["secret_hash"] == keys.digest(response["client_secret"])
+    assert attributes["issued_at"] == attributes["renewed_at"] == int(T0)
