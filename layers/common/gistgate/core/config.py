@@ -127,6 +127,7 @@ class Settings(NamedTuple):
     signing_key_ids: tuple[str, ...] = ()
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 30 * 86400
+    refresh_token_max_lifetime: int = 90 * 86400
     client_registration_ttl_days: int = 90
     registration_rate_per_minute: int = 10
     cimd_enabled: bool = True
@@ -346,6 +347,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         signing_key_ids=_signing_keys(env),
         access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 3600, 60, 86400),
         refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", 30 * 86400, 3600, 365 * 86400),
+        refresh_token_max_lifetime=_int(
+            env, "REFRESH_TOKEN_MAX_LIFETIME", 90 * 86400, 3600, 5 * 365 * 86400
+        ),
         client_registration_ttl_days=_int(env, "CLIENT_REGISTRATION_TTL_DAYS", 90, 1, 3650),
         registration_rate_per_minute=_int(env, "REGISTRATION_RATE_PER_MINUTE", 10, 1, 10_000),
         cimd_enabled=_flag(env, "OAUTH_CIMD", True),

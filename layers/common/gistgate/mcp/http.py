@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from starlette.types import Receive, Scope, Send
 
-__all__ = ["build_app", "check_event", "malformed_response"]
+__all__ = ["build_app", "check_event", "malformed_response", "origin_allowed"]
 
 JSON = "application/json"
 # Lambda's request payload limit. The SDK's default (4 MiB) would answer 413 to a call the

@@ -52,7 +52,13 @@ from gistgate.oauth.redirects import (
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["CimdError", "CimdFetcher", "ClientMetadataDocument", "is_cimd_client_id"]
+__all__ = [
+    "CimdError",
+    "CimdFetcher",
+    "ClientMetadataDocument",
+    "is_cimd_client_id",
+    "parse_document",
+]
 
 MAX_URL_LENGTH = 2048
 MAX_CACHE_TTL = 24 * 3600.0

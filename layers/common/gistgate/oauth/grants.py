@@ -4,9 +4,15 @@
   conditional update. Redeeming it again revokes the family it started
   (RFC 6749 §4.1.2: tokens issued from a replayed code are revoked).
 - A refresh token is ``<family id>.<secret>``; the family item keeps the hashes
-  of the current and the previous token. Each use rotates. The previous token
-  is honoured again only within a few seconds of its rotation (a client's
-  concurrent retry); any other reuse revokes the whole family.
+  of the current token, of the previous one, and of any spare successors. Each
+  use rotates. The previous token stays valid until its successor is first used,
+  so a client that lost a response (network, a killed process) and retries with
+  the token it had is answered again, and two concurrent refreshes with one token
+  both succeed (each answer is a successor, all valid until one is used). Once a
+  successor is used, the previous token dies, and presenting it (or any unknown
+  token of the family) revokes the whole family (OAuth 2.0 Security BCP §4.14.2).
+- Families slide: each rotation renews the idle lifetime (``REFRESH_TOKEN_TTL``),
+  never past the absolute one from the first grant (``REFRESH_TOKEN_MAX_LIFETIME``).
 - Access tokens are RFC 9068 JWTs signed in KMS. They are not looked up on
   use, so revoking a family stops refreshes at once and the access tokens
   already issued within their TTL (1 hour by default).
@@ -36,10 +42,21 @@ from gistgate.storage import keys
 from gistgate.storage.records import Record
 from gistgate.storage.table import Conflict, Lost, Table
 
-__all__ = ["GRACE_SECONDS", "CodeRecord", "FamilyRecord", "Grant", "Grants", "Issued", "Signer"]
+__all__ = [
+    "MAX_SPARE_SUCCESSORS",
+    "CodeRecord",
+    "FamilyRecord",
+    "Grant",
+    "Grants",
+    "Issued",
+    "Signer",
+]
 
 CODE_TTL = 300
-GRACE_SECONDS = 10
+# Successors a previous refresh token may be answered with before one of them is used:
+# retries and concurrent refreshes, not an unbounded stream from a stolen token.
+MAX_SPARE_SUCCESSORS = 8
+RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -67,14 +84,17 @@ class CodeRecord(Record):
 
 @dataclass(frozen=True)
 class FamilyRecord(Record):
-    """``FAMILY#<family id>``: one grant's refresh tokens, as the hashes of the current and
-    the previous one (rotated at ``rotated_at``), until ``revoked``."""
+    """``FAMILY#<family id>``: one grant's refresh tokens, as hashes: the current one, the
+    spare successors issued when the previous one was presented again, and the previous
+    one (rotated at ``rotated_at``); ``started_at`` bounds the family's whole life."""
 
     grant: Grant
     cur_hash: str
     prev_hash: str | None = None
     rotated_at: int | None = None
     revoked: bool = False
+    spare_hashes: tuple[str, ...] = ()
+    started_at: int | None = None
 
 
 class Issued(NamedTuple):
@@ -109,11 +129,20 @@ class Signer(Protocol):
 class Grants:
     """Issue and redeem codes and tokens."""
 
-    def __init__(self, store: Table, signer: Signer, *, access_ttl: int, refresh_ttl: int) -> None:
+    def __init__(
+        self,
+        store: Table,
+        signer: Signer,
+        *,
+        access_ttl: int,
+        refresh_ttl: int,
+        refresh_max_lifetime: int | None = None,
+    ) -> None:
         self._store = store
         self._signer = signer
         self._access_ttl = access_ttl
         self._refresh_ttl = refresh_ttl
+        self._refresh_max = max(refresh_max_lifetime or refresh_ttl, refresh_ttl)
 
     # -- codes ---------------------------------------------------------------
 
@@ -175,7 +204,12 @@ class Grants:
         token = f"{family}.{secrets.token_urlsafe(32)}"
         self._store.put(
             keys.refresh_family(family),
-            FamilyRecord(grant, cur_hash=keys.digest(token), revoked=False),
+            FamilyRecord(
+                grant,
+                cur_hash=keys.digest(token),
+                revoked=False,
+                started_at=int(self._store.clock()),
+            ),
             ttl=self._refresh_ttl,
         )
         return token
@@ -192,47 +226,67 @@ class Grants:
         if not family or len(token) > 200:
             raise InvalidGrant("the refresh token is invalid")
         key = keys.refresh_family(family)
-        stored = self._store.get(key, FamilyRecord)
-        if stored is None or stored.revoked:
-            raise InvalidGrant("the refresh token is invalid, expired or revoked")
-        grant = stored.grant
-        if grant.client_id != client_id:
-            raise InvalidGrant("the refresh token was issued to another client")
-        if resource is not None and resource != grant.resource:
-            raise InvalidTarget("resource does not match the refresh token's resource")
         presented = keys.digest(token)
+        for _ in range(RETRIES):
+            stored = self._store.get(key, FamilyRecord)
+            if stored is None or stored.revoked:
+                raise InvalidGrant("the refresh token is invalid, expired or revoked")
+            grant = stored.grant
+            if grant.client_id != client_id:
+                raise InvalidGrant("the refresh token was issued to another client")
+            if resource is not None and resource != grant.resource:
+                raise InvalidTarget("resource does not match the refresh token's resource")
+            if scope:
+                if any(s not in grant.scope.split() for s in scope):
+                    raise InvalidScope("scope asks for more than the refresh token was granted")
+                grant = dataclasses.replace(grant, scope=" ".join(scope))
+            ttl = self._family_ttl(stored)
+            fresh = f"{family}.{secrets.token_urlsafe(32)}"
+            changes, condition, values = self._rotation(family, stored, presented, fresh)
+            access = self._access_token(grant, issuer)  # before rotating, as for codes
+            try:
+                self._store.update(
+                    key, FamilyRecord, changes, condition=condition, values=values, ttl=ttl
+                )
+            except Lost:
+                continue  # another refresh of this family won: judge the token again
+            return Issued(access, self._access_ttl, grant.scope, fresh)
+        raise ServerError("the refresh token is in use by concurrent requests; try again")
+
+    def _family_ttl(self, stored: FamilyRecord) -> int:
+        """The idle lifetime again, never past the family's absolute end."""
         now = int(self._store.clock())
-        fresh = f"{family}.{secrets.token_urlsafe(32)}"
-        if presented == stored.cur_hash:
-            condition, bound = "cur_hash = :seen AND revoked = :no", presented
-            changes = {"cur_hash": keys.digest(fresh), "prev_hash": presented, "rotated_at": now}
-        elif (
-            presented == stored.prev_hash
-            and stored.rotated_at is not None
-            and now - stored.rotated_at <= GRACE_SECONDS
-        ):
-            condition, bound = "prev_hash = :seen AND revoked = :no", presented
-            changes = {"cur_hash": keys.digest(fresh)}
-        else:
-            self._revoke(family)
-            raise InvalidGrant("the refresh token was already used; the grant is revoked")
-        if scope:
-            if any(s not in grant.scope.split() for s in scope):
-                raise InvalidScope("scope asks for more than the refresh token was granted")
-            grant = dataclasses.replace(grant, scope=" ".join(scope))
-        access = self._access_token(grant, issuer)  # before rotating, as for codes
-        try:
-            self._store.update(
-                key,
-                FamilyRecord,
-                changes,
-                condition=condition,
-                values={":seen": bound, ":no": False},
-            )
-        except Conflict:
-            self._revoke(family)
-            raise InvalidGrant("the refresh token was already used; the grant is revoked") from None
-        return Issued(access, self._access_ttl, grant.scope, fresh)
+        started = stored.started_at if stored.started_at is not None else now
+        left = started + self._refresh_max - now
+        if left <= 0:
+            raise InvalidGrant("the refresh token is invalid, expired or revoked")
+        return min(self._refresh_ttl, left)
+
+    def _rotation(
+        self, family: str, stored: FamilyRecord, presented: str, fresh: str
+    ) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        """The update that answers ``presented`` with ``fresh``, and its condition."""
+        now = int(self._store.clock())
+        if presented == stored.cur_hash or presented in stored.spare_hashes:
+            # A successor's first use: the previous token and the other successors die.
+            changes: dict[str, Any] = {
+                "cur_hash": keys.digest(fresh),
+                "spare_hashes": (),
+                "prev_hash": presented,
+                "rotated_at": now,
+            }
+            condition = "cur_hash = :cur AND revoked = :no"
+            return changes, condition, {":cur": stored.cur_hash, ":no": False}
+        if presented == stored.prev_hash and len(stored.spare_hashes) < MAX_SPARE_SUCCESSORS:
+            # Its successor was never used (a lost response, a concurrent refresh): one more.
+            changes = {
+                "cur_hash": keys.digest(fresh),
+                "spare_hashes": (*stored.spare_hashes, stored.cur_hash),
+            }
+            condition = "cur_hash = :cur AND prev_hash = :prev AND revoked = :no"
+            return changes, condition, {":cur": stored.cur_hash, ":prev": presented, ":no": False}
+        self._revoke(family)
+        raise InvalidGrant("the refresh token was already used; the grant is revoked")
 
     def revoke_refresh(self, token: str, client_id: str) -> None:
         """RFC 7009 for a refresh token: the family ends (unknown tokens are ignored)."""
@@ -242,7 +296,7 @@ class Grants:
         stored = self._store.get(keys.refresh_family(family), FamilyRecord)
         if stored is None or stored.grant.client_id != client_id:
             return
-        if keys.digest(token) in (stored.cur_hash, stored.prev_hash):
+        if keys.digest(token) in (stored.cur_hash, stored.prev_hash, *stored.spare_hashes):
             self._revoke(family)
 
     def _revoke(self, family: str | None) -> None:

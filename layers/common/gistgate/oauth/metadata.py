@@ -45,6 +45,11 @@ def authorization_server_metadata(settings: Settings, issuer: str) -> dict[str, 
         "scopes_supported": list(scopes.supported(settings)),
         "authorization_response_iss_parameter_supported": True,
         "service_documentation": settings.resource_documentation,
+        # Extension members (RFC 8414 §2 allows more): how long a session lasts, so a
+        # client or an operator can see it without reading the deployment.
+        "access_token_lifetime": settings.access_token_ttl,
+        "refresh_token_idle_lifetime": settings.refresh_token_ttl,
+        "refresh_token_max_lifetime": settings.refresh_token_max_lifetime,
     }
     if settings.cimd_enabled:
         document["client_id_metadata_document_supported"] = True

@@ -66,6 +66,7 @@ class AuthorizationServer:
             self.signer,
             access_ttl=self.settings.access_token_ttl,
             refresh_ttl=self.settings.refresh_token_ttl,
+            refresh_max_lifetime=self.settings.refresh_token_max_lifetime,
         )
 
     @cached_property
