@@ -95,16 +95,21 @@ def test_make_dev_prints_what_to_paste_and_stops_cleanly_on_ctrl_c(tmp_path):
 
 
 def test_the_dev_stack_takes_the_challenge_scopes_from_the_template(tmp_path):
-    """OAUTH_REQUIRED_SCOPES feeds the GatewayResponses resource: the local 403 names them."""
+    """OAUTH_REQUIRED_SCOPES and DefaultScopes feed the GatewayResponses resource: the local
+    401 suggests them (the 403's challenge comes from the authorizer, per request)."""
     from gistgate_dev.local.dev import DevStack
 
     stack = DevStack(
-        port=0, env={"OAUTH_REQUIRED_SCOPES": "read:gists"}, client_file=tmp_path / "c.json"
+        port=0, env={"OAUTH_REQUIRED_SCOPES": "gists:base"}, client_file=tmp_path / "c.json"
     )
     try:
         stack.start()
         gateway = stack.server.gateway
         challenges = gateway._challenges("127.0.0.1:1")
-        assert 'scope="read:gists"' in challenges["ACCESS_DENIED"].headers["WWW-Authenticate"]
+        challenge = challenges["UNAUTHORIZED"].headers["WWW-Authenticate"]
+        assert 'scope="gists:base read:gists write:gists"' in challenge
+        assert challenges["ACCESS_DENIED"].mapped == {
+            "WWW-Authenticate": "context.authorizer.www_authenticate"
+        }
     finally:
         stack.stop()

@@ -289,7 +289,7 @@ def test_custom_domain_prm_url_is_used_verbatim(apigateway: Any, rest_api: str, 
     assert sink.only().body["Status"] == "SUCCESS"
     response = apigateway.get_gateway_response(restApiId=rest_api, responseType="UNAUTHORIZED")
     header = response["responseParameters"]["gatewayresponse.header.WWW-Authenticate"]
-    assert header.endswith(f"resource_metadata=\"{prm}\"'")
+    assert header.endswith(f'resource_metadata="{prm}"\'')
 
 
 def test_delete_succeeds_without_touching_the_api(

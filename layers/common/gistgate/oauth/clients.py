@@ -31,7 +31,12 @@ from gistgate.oauth.errors import (
     InvalidRedirectUri,
 )
 from gistgate.oauth.names import client_name_problem
-from gistgate.oauth.redirects import redirect_uri_problem
+from gistgate.oauth.redirects import (
+    APPLICATION_TYPES,
+    ApplicationType,
+    infer_application_type,
+    redirect_uri_problem,
+)
 from gistgate.storage import keys
 from gistgate.storage.records import Record
 from gistgate.storage.table import Table
@@ -90,6 +95,9 @@ class ClientRecord(Record):
     operator_registered: bool = False
     issued_at: int = 0
     renewed_at: int = 0
+    # Said at registration, or inferred from the redirect URIs (None: registered before
+    # the attribute existed, when every redirect URI was https or loopback http).
+    application_type: str | None = None
 
 
 def _strings(value: Any, field: str) -> tuple[str, ...]:
@@ -121,13 +129,20 @@ def validate_registration(
         raise InvalidClientMetadata(
             f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}"
         )
+    declared = body.get("application_type")
+    if declared is not None and declared not in APPLICATION_TYPES:
+        raise InvalidClientMetadata("application_type must be web or native")
     redirect_uris: tuple[str, ...] = ()
     if "authorization_code" in grant_types:
         redirect_uris = _strings(body.get("redirect_uris"), "redirect_uris")
         if not redirect_uris or len(redirect_uris) > MAX_REDIRECT_URIS:
             raise InvalidRedirectUri(f"redirect_uris must list 1 to {MAX_REDIRECT_URIS} URIs")
+    # Not said: what the redirect URIs imply (OIDC Registration's default is web, but MCP
+    # clients are mostly native apps that omit it), and that type's rule then applies.
+    application_type: ApplicationType = declared or infer_application_type(redirect_uris)
+    if redirect_uris:
         for index, uri in enumerate(redirect_uris):
-            problem = redirect_uri_problem(uri)
+            problem = redirect_uri_problem(uri, application_type)
             if problem:
                 # The index and our own fixed reason, never the URI itself.
                 raise InvalidRedirectUri(f"redirect_uris[{index}] {problem}")
@@ -164,6 +179,7 @@ def validate_registration(
         "grant_types": list(grant_types),
         "response_types": ["code"] if redirect_uris else [],
         "scope": scopes.join(requested or default_scopes),
+        "application_type": application_type,
         **extras,
     }
 
@@ -219,6 +235,7 @@ class ClientRegistry:
                 logo_uri=metadata.get("logo_uri"),
                 tos_uri=metadata.get("tos_uri"),
                 policy_uri=metadata.get("policy_uri"),
+                application_type=metadata["application_type"],
                 secret_hash=keys.digest(secret) if secret else None,
                 operator_registered=operator_registered,
                 issued_at=issued,
