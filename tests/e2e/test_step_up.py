@@ -9,43 +9,11 @@ readable tool error instead. docs/step-up.md.
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
-import httpx
 
-from tests.fixtures.dev_clients import read_only_client
+from tests.fixtures.dev_clients import call_tool, read_only_client
 from tests.fixtures.mcp_client import structured
 from tests.fixtures.oauth_stack import Browser, sdk_provider, sdk_session
-
-MODERN = "2026-07-28"
-
-
-def call_tool(
-    mcp_url: str, token: str, name: str = "create_gist", arguments: dict[str, Any] | None = None
-) -> httpx.Response:
-    """A bare 2026-07-28 tools/call, as any client sends it."""
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {
-            "name": name,
-            "arguments": {"files": {"a.txt": "x"}} if arguments is None else arguments,
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": MODERN,
-                "io.modelcontextprotocol/clientCapabilities": {},
-            },
-        },
-    }
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "MCP-Protocol-Version": MODERN,
-        "Mcp-Method": "tools/call",
-        "Mcp-Name": name,
-        "Accept": "application/json, text/event-stream",
-    }
-    return httpx.post(mcp_url, json=body, headers=headers, timeout=10)
 
 
 def test_a_read_only_token_is_stepped_up_to_write_and_the_call_succeeds(dev_stack):
