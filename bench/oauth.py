@@ -102,11 +102,110 @@ def token_endpoint() -> dict[str, Any]:
                 "authorization_code": summary(timed(redeem, N_CALLS, warmup=20, between=next_code)),
                 "refresh_token": summary(timed(rotate, N_CALLS, warmup=20)),
             }
+        with quiet_stdout():
+            stats.update(_client_auth(app, server, grant, context))
         stats["kms_sign"], stats["local_sign"] = _signing(server.signer)
         with quiet_stdout():
             stats.update(_authorize(app, client_id, challenge, context))
         stats.update(_decoding())
         return stats
+
+
+def _client_auth(app: Any, server: Any, grant: Any, context: Any) -> dict[str, Any]:
+    """refresh_token grants of a public client (none) and of a private_key_jwt client (an
+    RS256 assertion verified with its registered key, its jti spent in DynamoDB), measured
+    in alternating batches. The assertions are signed before the clock starts: signing is
+    the client's cost, not the server's."""
+    import dataclasses
+    import time
+    import uuid
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from bench.util import interleaved
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": "b1"}
+    keyed = server.clients.register(
+        {
+            "client_name": "bench keyed",
+            "redirect_uris": ["http://127.0.0.1:9/cb"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "scope": "read:gists write:gists",
+            "application_type": "native",
+            "jwks": {"keys": [jwk]},
+        }
+    )["client_id"]
+    rounds = N_CALLS + 2 * 250  # interleaved's warmup and batches
+    now = int(time.time())
+    assertions = [
+        jwt.encode(
+            {
+                "iss": keyed,
+                "sub": keyed,
+                "aud": BASE + "/oauth/token",
+                "iat": now,
+                "exp": now + 290,
+                "jti": uuid.uuid4().hex,
+            },
+            key,
+            algorithm="RS256",
+            headers={"kid": "b1"},
+        )
+        for _ in range(rounds)
+    ]
+    chains: dict[str, list[str]] = {}
+    for name, client_id in (("none", grant.client_id), ("private_key_jwt", keyed)):
+        family = server.grants.redeem_code(
+            server.grants.new_code(
+                dataclasses.replace(grant, client_id=client_id),
+                "http://127.0.0.1:9/cb",
+                _CHALLENGE[1],
+            ),
+            client_id,
+            "http://127.0.0.1:9/cb",
+            _CHALLENGE[0],
+            None,
+            BASE,
+            True,
+        )
+        chains[name] = [family.refresh_token]
+
+    def rotate(name: str, auth: dict[str, str]) -> None:
+        form = {"grant_type": "refresh_token", "refresh_token": chains[name][-1], **auth}
+        result = app.handler(_token_event(form), context)
+        assert result["statusCode"] == 200, result["body"]
+        chains[name].append(json.loads(result["body"])["refresh_token"])
+
+    samples = interleaved(
+        {
+            "token_none": lambda: rotate("none", {"client_id": grant.client_id}),
+            "token_private_key_jwt": lambda: rotate(
+                "private_key_jwt",
+                {
+                    "client_assertion_type": (
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+                    ),
+                    "client_assertion": assertions.pop(),
+                },
+            ),
+        },
+        N_CALLS,
+        warmup=20,
+    )
+    return {name: summary(values) for name, values in samples.items()}
+
+
+def _pkce_pair() -> tuple[str, str]:
+    from gistgate.oauth import pkce
+
+    return pkce.new_pair()
+
+
+_CHALLENGE = _pkce_pair()
 
 
 def _authorize_event(query: dict[str, str], cookie: str | None) -> dict[str, Any]:

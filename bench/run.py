@@ -194,6 +194,12 @@ def oauth_benchmarks(results: dict[str, object]) -> None:
     for name in ("authorization_code", "refresh_token"):
         row = stats[name]
         print(f"  {name:<20} p50 {row['p50'] / 1000:>7.2f} ms  p99 {row['p99'] / 1000:>7.2f} ms")
+    plain, keyed = stats["token_none"], stats["token_private_key_jwt"]
+    print(
+        f"  refresh_token, client auth side by side: none p50 {plain['p50'] / 1000:.2f} ms, "
+        f"private_key_jwt p50 {keyed['p50'] / 1000:.2f} ms "
+        f"({keyed['p50'] / plain['p50']:.2f}x; RS256 verify + a conditional put of the jti)"
+    )
     kms, local = stats["kms_sign"], stats["local_sign"]
     print(
         f"  one KMS Sign (moto: indicative only)  p50 {kms['p50'] / 1000:>6.2f} ms; a local ES256 "

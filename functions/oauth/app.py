@@ -148,7 +148,7 @@ def token() -> Response[str]:
 
 @app.post("/oauth/revoke")
 def revoke() -> Response[str]:
-    SERVER.revocation.revoke(inbound.form(_event()), _authorization())
+    SERVER.revocation.revoke(inbound.form(_event()), _authorization(), _base())
     return json_response(200, {})
 
 

@@ -305,10 +305,35 @@ def test_a_client_secret_in_the_document_is_refused(server, fetcher):
     assert reason_of(fetcher, client_id) == "bad_auth_method"
 
 
-def test_private_key_jwt_is_allowed(server, fetcher):
-    doc = fetcher.get(serve(server, token_endpoint_auth_method="private_key_jwt"))
+def test_private_key_jwt_is_allowed_with_a_jwks_uri(server, fetcher):
+    jwks_uri = server.url("/jwks.json")
+    doc = fetcher.get(
+        serve(
+            server,
+            token_endpoint_auth_method="private_key_jwt",
+            token_endpoint_auth_signing_alg="RS256",
+            jwks_uri=jwks_uri,
+        )
+    )
 
     assert doc.token_endpoint_auth_method == "private_key_jwt"
+    assert doc.keys.jwks_uri == jwks_uri
+    assert doc.keys.signing_alg == "RS256"
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {},  # no keys at all
+        {"jwks_uri": "https://a.example/jwks", "jwks": {"keys": []}},  # both
+        {"jwks_uri": "https://10.0.0.1/jwks"},  # a private address
+        {"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}},  # a shared secret as a key
+        {"jwks_uri": "https://a.example/jwks", "token_endpoint_auth_signing_alg": "HS256"},
+    ],
+)
+def test_private_key_jwt_needs_usable_public_keys(server, fetcher, keys):
+    client_id = serve(server, token_endpoint_auth_method="private_key_jwt", **keys)
+    assert reason_of(fetcher, client_id) == "bad_keys"
 
 
 @pytest.mark.parametrize("name", ["x" * 201, 42, ""])

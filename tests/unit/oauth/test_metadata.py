@@ -18,3 +18,17 @@ def test_the_metadata_shows_every_token_lifetime() -> None:
     assert document["access_token_lifetime"] == 900
     assert document["refresh_token_idle_lifetime"] == 86400
     assert document["refresh_token_max_lifetime"] == 604800
+
+
+def test_the_advertised_client_auth_is_what_the_server_accepts() -> None:
+    from gistgate.oauth import client_keys, clients, metadata
+
+    document = authorization_server_metadata(load_settings({}), "https://as.example")
+    assert tuple(document["token_endpoint_auth_methods_supported"]) == clients.AUTH_METHODS
+    assert document["token_endpoint_auth_methods_supported"][0] == "none"  # first-class
+    assert "private_key_jwt" in document["revocation_endpoint_auth_methods_supported"]
+    assert set(document["token_endpoint_auth_signing_alg_values_supported"]) == set(
+        client_keys.ALGORITHMS
+    )
+    assert metadata.ALGORITHMS == client_keys.ALGORITHMS
+    assert document["client_id_metadata_document_supported"] is True

@@ -166,6 +166,7 @@ def test_builtin_mode_serves_our_own_authorization_server_metadata(builtin, path
         "none",
         "client_secret_post",
         "client_secret_basic",
+        "private_key_jwt",
     }
     assert document["scopes_supported"] == ["read:gists", "write:gists", "admin:server"]
     assert document["client_id_metadata_document_supported"] is True

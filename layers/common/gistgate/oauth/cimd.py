@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from gistgate.core.cache import Clock, ExpiringMap
-from gistgate.core.fetch import USER_AGENT, FetchError, bounded_transport, read_capped, within
-from gistgate.core.inbound import MalformedRequest
-from gistgate.core.inbound.jsontext import decode_json
-from gistgate.core.netguard import is_loopback_address, is_loopback_host, is_public_address
+from gistgate.core.netguard import is_loopback_host
+from gistgate.oauth.errors import InvalidClientMetadata
+from gistgate.oauth.key_metadata import KeyMetadata, key_metadata
 from gistgate.oauth.names import client_name_problem
 from gistgate.oauth.redirects import (
     APPLICATION_TYPES,
@@ -48,9 +47,11 @@ from gistgate.oauth.redirects import (
     redirect_uri_problem,
     uri_characters_ok,
 )
-
-if TYPE_CHECKING:
-    import httpx
+from gistgate.oauth.untrusted_fetch import (
+    UntrustedFetchError,
+    fetch_untrusted_json,
+    is_vetted_address,
+)
 
 __all__ = [
     "CimdError",
@@ -99,6 +100,8 @@ class ClientMetadataDocument(NamedTuple):
     fetched_at: float = 0.0
     # What the document says, or what its redirect URIs imply (https only: web).
     application_type: ApplicationType = "web"
+    # private_key_jwt: the keys its assertions are checked with.
+    keys: KeyMetadata = KeyMetadata()
 
 
 def is_cimd_client_id(client_id: str, *, allow_http_loopback: bool = False) -> bool:
@@ -131,49 +134,6 @@ def is_cimd_client_id(client_id: str, *, allow_http_loopback: bool = False) -> b
     return not any(segment in (".", "..") for segment in segments)
 
 
-def _vetted(address: str, allow_loopback: bool) -> bool:
-    """May we connect to ``address``? Public addresses, and loopback in dev mode only."""
-    return is_public_address(address) or (allow_loopback and is_loopback_address(address))
-
-
-_clients: dict[bool, httpx.Client] = {}
-
-
-def _http(allow_loopback: bool) -> httpx.Client:
-    """One client per process and ``allow_loopback``: building one costs ~50 ms of TLS setup.
-
-    Its transport resolves each host once and connects only to vetted addresses
-    (:func:`gistgate.core.fetch.bounded_transport` with ``vet``), within the deadline.
-    """
-    client = _clients.get(allow_loopback)
-    if client is None:
-        import httpx
-
-        transport = bounded_transport(
-            vet=lambda address: _vetted(address, allow_loopback),
-            max_keepalive_connections=0,  # no idle sockets to hosts we do not control
-        )
-        client = _clients[allow_loopback] = httpx.Client(
-            transport=transport,
-            follow_redirects=False,
-            trust_env=False,  # a proxy would connect by name, undoing the pinning
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        )
-    return client
-
-
-def _max_age(cache_control: str) -> float | None:
-    """The response's freshness from Cache-Control: max-age, 0 for no-store/no-cache."""
-    age: float | None = None
-    for directive in cache_control.lower().split(","):
-        name, _, value = directive.strip().partition("=")
-        if name in ("no-store", "no-cache"):
-            return 0.0
-        if name == "max-age" and value.strip().strip('"').isdigit():
-            age = float(value.strip().strip('"'))
-    return age
-
-
 def _string_list(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return tuple(value)
@@ -187,8 +147,13 @@ def _https_or_none(value: Any) -> str | None:
     return None
 
 
-def parse_document(client_id: str, data: Any, *, fetched_at: float) -> ClientMetadataDocument:
-    """Validate a decoded metadata document fetched from ``client_id``."""
+def parse_document(
+    client_id: str, data: Any, *, fetched_at: float, allow_loopback: bool = False
+) -> ClientMetadataDocument:
+    """Validate a decoded metadata document fetched from ``client_id``.
+
+    ``allow_loopback`` (dev mode): a ``jwks_uri`` may be plain http on a loopback host.
+    """
     if not isinstance(data, dict):
         raise CimdError("bad_metadata", "The client metadata document is not a JSON object.")
     if data.get("client_id") != client_id:
@@ -215,6 +180,10 @@ def parse_document(client_id: str, data: Any, *, fetched_at: float) -> ClientMet
             "The client metadata document must not use a shared client secret "
             "(token_endpoint_auth_method must be none or private_key_jwt).",
         )
+    try:
+        keys = key_metadata(data, method, allow_loopback=allow_loopback)
+    except InvalidClientMetadata as exc:  # fixed text of ours
+        raise CimdError("bad_keys", f"The client metadata document: {exc.description}.") from None
     name = data.get("client_name", urlsplit(client_id).hostname or client_id)
     if client_name_problem(name):
         raise CimdError(
@@ -239,17 +208,8 @@ def parse_document(client_id: str, data: Any, *, fetched_at: float) -> ClientMet
         logo_uri=_https_or_none(data.get("logo_uri")),
         fetched_at=fetched_at,
         application_type=declared or infer_application_type(redirect_uris),
+        keys=keys,
     )
-
-
-# FetchError reasons, as CimdError reasons and the messages users see.
-_FETCH_REASONS = {
-    "timeout": ("timeout", "The client metadata document took too long to fetch."),
-    "too_large": ("too_large", "The client metadata document is larger than 5 KB."),
-    "unsafe_address": ("private_address", _PRIVATE_MESSAGE),
-    "unresolved": ("transport", "The client's host name does not resolve."),
-    "unsafe_url": ("unsafe_url", "Unix sockets are not fetched."),
-}
 
 
 class CimdFetcher:
@@ -321,40 +281,23 @@ class CimdFetcher:
             ipaddress.ip_address(host)
         except ValueError:
             return  # a name: vetted after resolution, at connect time
-        if not _vetted(host, self.allow_loopback):
+        if not is_vetted_address(host, allow_loopback=self.allow_loopback):
             raise CimdError("private_address", _PRIVATE_MESSAGE)
 
     def _fetch(self, client_id: str) -> tuple[ClientMetadataDocument, float | None]:
-        import httpx
-
         self._check_url(client_id)
-        with within(self.timeout) as deadline:
-            try:
-                with _http(self.allow_loopback).stream(
-                    "GET", client_id, timeout=httpx.Timeout(self.timeout)
-                ) as response:
-                    status = response.status_code
-                    if status != 200:
-                        note = " (redirects are not followed)" if 300 <= status < 400 else ""
-                        raise CimdError(
-                            "http_status",
-                            f"Fetching the client metadata document gave HTTP {status}{note}.",
-                        )
-                    body = read_capped(response, self.max_bytes, deadline)
-                    max_age = _max_age(response.headers.get("cache-control", ""))
-            except FetchError as exc:
-                reason, message = _FETCH_REASONS.get(
-                    exc.reason, (exc.reason, "The client metadata fetch failed.")
-                )
-                raise CimdError(reason, message) from None
-            except httpx.TimeoutException:
-                raise CimdError(*_FETCH_REASONS["timeout"]) from None
-            except httpx.HTTPError:
-                raise CimdError(
-                    "transport", "The client metadata document could not be fetched."
-                ) from None
         try:
-            data = decode_json(body, "client metadata document")
-        except MalformedRequest:  # not UTF-8, too deep, repeated members, NaN, surrogates
-            raise CimdError("not_json", "The client metadata document is not JSON.") from None
-        return parse_document(client_id, data, fetched_at=self._clock()), max_age
+            fetched = fetch_untrusted_json(
+                client_id,
+                what="client metadata document",
+                url_name="client_id URL",
+                max_bytes=self.max_bytes,
+                allow_loopback=self.allow_loopback,
+                timeout=self.timeout,
+            )
+        except UntrustedFetchError as exc:
+            raise CimdError(exc.reason, exc.message) from None
+        document = parse_document(
+            client_id, fetched.data, fetched_at=self._clock(), allow_loopback=self.allow_loopback
+        )
+        return document, fetched.max_age

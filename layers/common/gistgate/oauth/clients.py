@@ -17,18 +17,25 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
+from gistgate.core.observability import logger
 from gistgate.oauth import scopes
 from gistgate.oauth.cimd import CimdFetcher, is_cimd_client_id
 from gistgate.oauth.errors import (
     InvalidClient,
     InvalidClientMetadata,
     InvalidRedirectUri,
+)
+from gistgate.oauth.key_metadata import (
+    PRIVATE_KEY_JWT,
+    KeyMetadata,
+    key_metadata,
 )
 from gistgate.oauth.names import client_name_problem
 from gistgate.oauth.redirects import (
@@ -41,12 +48,23 @@ from gistgate.storage import keys
 from gistgate.storage.records import Record
 from gistgate.storage.table import Table
 
-__all__ = ["AUTH_FAILED", "Client", "ClientRecord", "ClientRegistry", "validate_registration"]
+if TYPE_CHECKING:
+    from gistgate.oauth.client_assertion import ClientAssertionVerifier
+
+__all__ = [
+    "AUTH_FAILED",
+    "AUTH_METHODS",
+    "Client",
+    "ClientRecord",
+    "ClientRegistry",
+    "validate_registration",
+]
 
 PUBLIC = "none"
-AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
+AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic", PRIVATE_KEY_JWT)
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 PUBLIC_GRANT_TYPES = ("authorization_code", "refresh_token")
+SECRET_METHODS = ("client_secret_post", "client_secret_basic")
 RENEW_AFTER = 86400  # renew a registration's TTL at most once a day
 MAX_REDIRECT_URIS = 10
 # The one invalid_client description for an unknown client, a wrong or missing
@@ -68,6 +86,8 @@ class Client(NamedTuple):
     # Registered with the operator's initial access token (never a CIMD client):
     # the operator vouched for its redirect URIs.
     operator_registered: bool = False
+    # A private_key_jwt client's public keys (by URI or by value) and pinned algorithm.
+    keys: KeyMetadata = KeyMetadata()
 
     @property
     def public(self) -> bool:
@@ -98,6 +118,10 @@ class ClientRecord(Record):
     # Said at registration, or inferred from the redirect URIs (None: registered before
     # the attribute existed, when every redirect URI was https or loopback http).
     application_type: str | None = None
+    # private_key_jwt only: the keys (the JWK Set as JSON text) and the pinned algorithm.
+    jwks_uri: str | None = None
+    jwks: str | None = None
+    token_endpoint_auth_signing_alg: str | None = None
 
 
 def _strings(value: Any, field: str) -> tuple[str, ...]:
@@ -113,8 +137,12 @@ def validate_registration(
     default_scopes: tuple[str, ...],
     privileged: bool,
     admin_scope: str,
+    allow_loopback: bool = False,
 ) -> dict[str, Any]:
-    """The registered metadata, normalised; RFC 7591 errors for anything unacceptable."""
+    """The registered metadata, normalised; RFC 7591 errors for anything unacceptable.
+
+    ``allow_loopback`` (dev mode): a ``jwks_uri`` may be plain http on a loopback host.
+    """
     if not isinstance(body, dict):
         raise InvalidClientMetadata("the registration request must be a JSON object")
     grant_types = _strings(body.get("grant_types", ["authorization_code"]), "grant_types")
@@ -146,6 +174,7 @@ def validate_registration(
             if problem:
                 # The index and our own fixed reason, never the URI itself.
                 raise InvalidRedirectUri(f"redirect_uris[{index}] {problem}")
+    keys = key_metadata(body, method, allow_loopback=allow_loopback)
     if "client_credentials" in grant_types:
         if method == PUBLIC:
             raise InvalidClientMetadata("client_credentials needs a confidential client")
@@ -181,7 +210,18 @@ def validate_registration(
         "scope": scopes.join(requested or default_scopes),
         "application_type": application_type,
         **extras,
+        **_key_fields(keys),
     }
+
+
+def _key_fields(keys: KeyMetadata) -> dict[str, Any]:
+    """The key metadata as the registration response shows it (RFC 7591 §3.2.1)."""
+    fields: dict[str, Any] = {
+        "jwks_uri": keys.jwks_uri,
+        "jwks": keys.jwks_document(),
+        "token_endpoint_auth_signing_alg": keys.signing_alg,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -202,9 +242,16 @@ class ClientRegistry:
     """Registered clients in the table, plus CIMD clients fetched on demand."""
 
     def __init__(
-        self, store: Table, ttl_days: int, cimd: CimdFetcher | None = None, *, dev: bool = False
+        self,
+        store: Table,
+        ttl_days: int,
+        cimd: CimdFetcher | None = None,
+        *,
+        dev: bool = False,
+        assertions: ClientAssertionVerifier | None = None,
     ) -> None:
         self._dev = dev
+        self._assertions = assertions
         self._store = store
         self._ttl = ttl_days * 86400
         self._cimd = cimd
@@ -218,9 +265,8 @@ class ClientRegistry:
         token. Stored, not returned: it is our trust in the client, not its metadata.
         """
         client_id = secrets.token_urlsafe(16)
-        secret = (
-            None if metadata["token_endpoint_auth_method"] == PUBLIC else secrets.token_urlsafe(32)
-        )
+        method = metadata["token_endpoint_auth_method"]
+        secret = secrets.token_urlsafe(32) if method in SECRET_METHODS else None
         issued = int(self._store.clock())
         self._store.put(
             keys.oauth_client(client_id),
@@ -235,7 +281,12 @@ class ClientRegistry:
                 logo_uri=metadata.get("logo_uri"),
                 tos_uri=metadata.get("tos_uri"),
                 policy_uri=metadata.get("policy_uri"),
-                application_type=metadata["application_type"],
+                application_type=metadata.get("application_type"),
+                jwks_uri=metadata.get("jwks_uri"),
+                jwks=json.dumps(metadata["jwks"], separators=(",", ":"))
+                if "jwks" in metadata
+                else None,
+                token_endpoint_auth_signing_alg=metadata.get("token_endpoint_auth_signing_alg"),
                 secret_hash=keys.digest(secret) if secret else None,
                 operator_registered=operator_registered,
                 issued_at=issued,
@@ -275,6 +326,7 @@ class ClientRegistry:
             scope=scopes.parse(record.scope),
             secret_hash=record.secret_hash,
             operator_registered=record.operator_registered,
+            keys=KeyMetadata(record.jwks_uri, record.jwks, record.token_endpoint_auth_signing_alg),
         )
 
     def _from_document(self, cimd: CimdFetcher, client_id: str) -> Client:
@@ -284,34 +336,40 @@ class ClientRegistry:
             doc = cimd.get(client_id)
         except CimdError as exc:
             raise InvalidClient(f"client metadata document rejected: {exc}") from None
-        if doc.token_endpoint_auth_method != PUBLIC:
-            raise InvalidClient(
-                "client metadata documents here must use token_endpoint_auth_method none"
-            )
         return Client(
             client_id=client_id,
             client_name=doc.client_name,
             redirect_uris=tuple(doc.redirect_uris),
-            auth_method=PUBLIC,
-            # What the document declares, of what a public client may use here.
+            # none or private_key_jwt: parse_document refuses shared secrets.
+            auth_method=doc.token_endpoint_auth_method,
+            # What the document declares, of what a client nobody vetted may use here.
             grant_types=tuple(g for g in doc.grant_types if g in PUBLIC_GRANT_TYPES),
             scope=scopes.parse(doc.scope),
             metadata_document=True,
+            keys=doc.keys,
         )
 
-    def authenticate(self, form: Mapping[str, str], authorization: str | None) -> Client:
+    def authenticate(
+        self, form: Mapping[str, str], authorization: str | None, base: str | None = None
+    ) -> Client:
         """The client making a token or revocation request (RFC 6749 §2.3).
 
         The client must use the method it registered: HTTP Basic for
         ``client_secret_basic``, ``client_id`` and ``client_secret`` in the form for
-        ``client_secret_post``, only ``client_id`` for a public client. Mistakes in
-        the request's shape are named; anything that depends on what is registered
-        (an unknown or expired client_id, a CIMD document that does not load, a
-        wrong or missing secret, another method) is the one :data:`AUTH_FAILED`, so
-        the answer does not reveal whether a client exists.
+        ``client_secret_post``, a signed ``client_assertion`` for ``private_key_jwt``
+        (RFC 7523; its audience is our token endpoint or issuer, under ``base``), only
+        ``client_id`` for a public client. Mistakes in the request's shape are named;
+        anything that depends on what is registered (an unknown or expired client_id,
+        a CIMD document that does not load, a wrong or missing secret or signature,
+        another method) is the one :data:`AUTH_FAILED`, so the answer does not reveal
+        whether a client exists. The real reason goes to the log.
         """
         basic = basic_credentials(authorization)
         form_id, form_secret = form.get("client_id"), form.get("client_secret")
+        if "client_assertion" in form or "client_assertion_type" in form:
+            if basic or form_secret:
+                raise InvalidClient("use one client authentication method, not two")
+            return self._by_assertion(form, base)
         if basic and form_secret:
             raise InvalidClient("use one client authentication method, not two")
         if basic and form_id and form_id != basic[0]:
@@ -323,11 +381,7 @@ class ClientRegistry:
         else:
             client_id, secret = form_id, form_secret
             method = "client_secret_post" if form_secret else PUBLIC
-        try:
-            # get()'s specific messages are for the browser flow's pages, not here.
-            client = self.get(client_id)
-        except InvalidClient:
-            raise InvalidClient(AUTH_FAILED) from None
+        client = self._known(client_id)
         if client.auth_method != method:
             raise InvalidClient(AUTH_FAILED)
         if client.public:
@@ -338,4 +392,40 @@ class ClientRegistry:
             and hmac.compare_digest(keys.digest(secret), client.secret_hash)
         ):
             raise InvalidClient(AUTH_FAILED)
+        return client
+
+    def _known(self, client_id: str | None) -> Client:
+        try:
+            # get()'s specific messages are for the browser flow's pages, not here.
+            return self.get(client_id)
+        except InvalidClient:
+            raise InvalidClient(AUTH_FAILED) from None
+
+    def _by_assertion(self, form: Mapping[str, str], base: str | None) -> Client:
+        """private_key_jwt: the assertion names the client, its keys prove it."""
+        from gistgate.oauth.client_assertion import AssertionRejected, peek_client_id
+
+        assertion_type, assertion = form.get("client_assertion_type"), form.get("client_assertion")
+        # Its shape first (named, like a malformed Basic header), then who it claims to be.
+        client = self._known(
+            peek_client_id(assertion_type, assertion, client_id=form.get("client_id"))
+        )
+        if client.auth_method != PRIVATE_KEY_JWT or self._assertions is None or not base:
+            raise InvalidClient(AUTH_FAILED)
+        try:
+            self._assertions.verify(
+                assertion_type,
+                assertion,
+                client_id=client.client_id,
+                audiences=(f"{base}/oauth/token", base),
+                jwks=client.keys.jwks_document(),
+                jwks_uri=client.keys.jwks_uri,
+                signing_alg=client.keys.signing_alg,
+            )
+        except AssertionRejected as exc:
+            logger.info(
+                "client assertion rejected",
+                extra={"client_id": client.client_id, "reason": exc.reason},
+            )
+            raise InvalidClient(AUTH_FAILED) from None
         return client

@@ -16,7 +16,13 @@ from gistgate.core.config import Settings
 from gistgate.oauth import scopes
 from gistgate.tokens.trust import BUILTIN_JWKS_PATH
 
-__all__ = ["authorization_server_metadata"]
+# What oauth/clients.py accepts (AUTH_METHODS) and oauth/client_keys.py verifies
+# (ALGORITHMS), restated so the well-known function does not import the client code;
+# tests/unit/oauth/test_metadata.py holds them equal.
+AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic", "private_key_jwt")
+ALGORITHMS = ("RS256", "PS256", "ES256")
+
+__all__ = ["ALGORITHMS", "AUTH_METHODS", "authorization_server_metadata"]
 
 
 def authorization_server_metadata(settings: Settings, issuer: str) -> dict[str, Any]:
@@ -32,16 +38,12 @@ def authorization_server_metadata(settings: Settings, issuer: str) -> dict[str, 
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": [
-            "none",
-            "client_secret_post",
-            "client_secret_basic",
-        ],
-        "revocation_endpoint_auth_methods_supported": [
-            "none",
-            "client_secret_post",
-            "client_secret_basic",
-        ],
+        # none first: public clients (CIMD, native apps) are first-class; private_key_jwt
+        # for clients with keys (ChatGPT's metadata document, machine clients).
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
         "scopes_supported": list(scopes.supported(settings)),
         "authorization_response_iss_parameter_supported": True,
         "service_documentation": settings.resource_documentation,

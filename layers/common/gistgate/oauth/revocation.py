@@ -21,7 +21,7 @@ class RevocationEndpoint:
         self._clients = clients
         self._grants = grants
 
-    def revoke(self, form: Mapping[str, str], authorization: str | None) -> None:
+    def revoke(self, form: Mapping[str, str], authorization: str | None, base: str) -> None:
         """Refresh tokens end their family; access tokens expire on their own (documented).
 
         ``token_type_hint`` is only a hint (RFC 7009 §2.1): a refresh token sent
@@ -30,5 +30,5 @@ class RevocationEndpoint:
         """
         require_builtin(self._settings)
         token = field(form, "token", required=True) or ""
-        client = self._clients.authenticate(form, authorization)
+        client = self._clients.authenticate(form, authorization, base)
         self._grants.revoke_refresh(token, client.client_id)

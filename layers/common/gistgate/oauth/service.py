@@ -55,8 +55,18 @@ class AuthorizationServer:
             from gistgate.oauth.cimd import CimdFetcher
 
             cimd = CimdFetcher(allow_loopback=self.settings.dev_mode)
+        from gistgate.oauth.client_assertion import ClientAssertionVerifier, TableJtiStore
+        from gistgate.oauth.client_keys import ClientKeyResolver
+
+        assertions = ClientAssertionVerifier(
+            ClientKeyResolver(allow_loopback=self.settings.dev_mode), TableJtiStore(self.store)
+        )
         return ClientRegistry(
-            self.store, self.settings.client_registration_ttl_days, cimd, dev=self.settings.dev_mode
+            self.store,
+            self.settings.client_registration_ttl_days,
+            cimd,
+            dev=self.settings.dev_mode,
+            assertions=assertions,
         )
 
     @cached_property

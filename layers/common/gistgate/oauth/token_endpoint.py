@@ -39,7 +39,7 @@ class TokenEndpoint:
             raise UnsupportedGrantType(
                 "grant_type must be authorization_code, refresh_token or client_credentials"
             )
-        client = self._clients.authenticate(form, authorization)
+        client = self._clients.authenticate(form, authorization, base)
         if grant_type not in client.grant_types:
             raise UnauthorizedClient("this client is not registered for this grant_type")
         resource = field(form, "resource")
