@@ -8,6 +8,7 @@ hand-kept copy.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from secrets import token_urlsafe
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -62,10 +63,11 @@ def provision(
     secrets = session.client("secretsmanager")
     for name, props in _resources(template, SECRET).items():
         value = props.get("SecretString")
-        secret = secrets.create_secret(
-            Name=f"{prefix}-{name}",
-            SecretString=value if isinstance(value, str) else "{}",
-        )
+        if not isinstance(value, str):
+            # GenerateSecretString (a key the stack makes for itself): a fresh random value,
+            # as Secrets Manager would generate one.
+            value = token_urlsafe(48) if "GenerateSecretString" in props else "{}"
+        secret = secrets.create_secret(Name=f"{prefix}-{name}", SecretString=value)
         physical[name] = secret["ARN"]
     return physical
 

@@ -56,6 +56,7 @@ _SECRET_FIELDS = (
     "github_oauth_client_secret",
     "upstream_oidc_client_secret",
     "initial_access_token",
+    "request_state_secret",
 )
 UPSTREAM_IDPS: tuple[str, ...] = ("github", "oidc")
 DEFAULT_GITHUB_WEB_URL = "https://github.com"
@@ -117,6 +118,10 @@ class Settings(NamedTuple):
     kms_key_id: str | None = None
     rate_limit_per_minute: int = 60
     mcp_allowed_origins: tuple[str, ...] = ()
+    # The key that seals MCP requestState (multi-round-trip calls): by ARN, or given
+    # directly (local development).
+    request_state_secret_arn: str | None = None
+    request_state_secret: str | None = None
     # The builtin authorization server.
     upstream_idp: str = "github"
     github_web_url: str = DEFAULT_GITHUB_WEB_URL
@@ -337,6 +342,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kms_key_id=_get(env, "GISTGATE_KMS_KEY_ID"),
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 60, 1, 100_000),
         mcp_allowed_origins=_origins(env),
+        request_state_secret_arn=_get(env, "REQUEST_STATE_SECRET_ARN"),
+        request_state_secret=_get(env, "REQUEST_STATE_SECRET"),
         upstream_idp=_choice(env, "UPSTREAM_IDP", "github", UPSTREAM_IDPS),
         github_web_url=_web_url(env, "GITHUB_WEB_URL", DEFAULT_GITHUB_WEB_URL)
         or DEFAULT_GITHUB_WEB_URL,

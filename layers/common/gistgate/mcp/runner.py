@@ -61,8 +61,13 @@ class ToolRunner:
         body: Callable[[], T],
         *,
         gist_id: str | None = None,
+        passthrough: tuple[type[Exception], ...] = (),
     ) -> T:
-        """Run ``body`` for ``identity`` as ``tool``, or raise the tool error."""
+        """Run ``body`` for ``identity`` as ``tool``, or raise the tool error.
+
+        An exception of a ``passthrough`` type is audited like any failure but raised
+        as it is, for a caller that can do better than an error (ask for input).
+        """
         started = time.perf_counter()
         credential: str | None = None
         try:
@@ -86,6 +91,8 @@ class ToolRunner:
                     f"Internal error (correlation id {correlation}); the operators can look it up.",
                 )
             self._audit(identity, tool, failure.outcome, started, gist_id, credential, failure)
+            if isinstance(exc, passthrough):
+                raise
             raise self._error(failure.message) from None
         self._audit(identity, tool, "ok", started, gist_id, credential, None)
         return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
 
+from gistgate.mcp.request_state import request_state_security
 from gistgate.mcp.services import Services
 from gistgate.mcp.tools import account, gists
 
@@ -28,7 +29,14 @@ def build_server(services: Services) -> MCPServer:
     """An ``MCPServer`` with every gist tool registered."""
     # The SDK calls logging.basicConfig at this level (a no-op on Lambda, whose runtime has
     # configured the root logger); INFO there would log every outbound HTTP request.
-    server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
+    server = MCPServer(
+        SERVER_NAME,
+        instructions=INSTRUCTIONS,
+        version="0.1.0",
+        log_level="WARNING",
+        # A requestState sealed by one instance must open on another (elicitation.py).
+        request_state_security=request_state_security(services.settings),
+    )
     account.register(server, services)
     gists.register(server, services)
     return server

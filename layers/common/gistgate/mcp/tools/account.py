@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import ToolAnnotations
+from mcp_types import InputRequiredResult, ToolAnnotations
 
 from gistgate.core.config import Settings
 from gistgate.core.observability import logger
-from gistgate.mcp.connect import connect_url, issue_ticket
-from gistgate.mcp.errors import NotConfigured
+from gistgate.mcp.credentials import NotConnected
+from gistgate.mcp.elicitation import rounds, supports_url
 from gistgate.mcp.github import GitHubError
 from gistgate.mcp.identity import Identity
-from gistgate.mcp.sdk import SCOPE_BASE_URL, SCOPE_IDENTITY, request_scope
 from gistgate.mcp.services import Services
-from gistgate.mcp.tools.kit import Toolkit
+from gistgate.mcp.tools.kit import LINK_TTL, Toolkit
 
 __all__ = ["register"]
 
@@ -23,7 +22,7 @@ __all__ = ["register"]
 def register(server: MCPServer, services: Services) -> None:
     """Add whoami, connect_github and disconnect_github to ``server``."""
     kit = Toolkit(services)
-    settings, runner, who, needs = services.settings, kit.runner, kit.who, kit.needs
+    runner, who, needs = kit.runner, kit.who, kit.needs
 
     @server.tool(
         description=(
@@ -64,28 +63,15 @@ def register(server: MCPServer, services: Services) -> None:
         ),
         annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False),
     )
-    def connect_github(ctx: Context) -> dict[str, Any]:
-        scope = request_scope(ctx)
-        identity: Identity = scope[SCOPE_IDENTITY]
+    def connect_github(ctx: Context) -> dict[str, Any] | InputRequiredResult:
+        identity, _ = who(ctx)
+        if supports_url(ctx):
+            return _connect_in_the_call(ctx, kit, identity)
 
         def body() -> dict[str, Any]:
-            if not (settings.github_oauth_client_id and settings.table_name):
-                raise NotConfigured(
-                    "Not configured: this deployment has no GitHub OAuth app for linking "
-                    "accounts (GITHUB_OAUTH_CLIENT_ID), so connect_github is unavailable; "
-                    "gist calls "
-                    f"use the {services.credentials.mode} credential."
-                )
-            base = scope[SCOPE_BASE_URL]
-            if base is None:
-                raise NotConfigured(
-                    "Not configured: this deployment cannot tell its public URL "
-                    "(set PUBLIC_BASE_URL), so it cannot build the connect link."
-                )
-            ticket = issue_ticket(settings.table_name, identity.sub, identity.client_id)
             return {
-                "url": connect_url(base, ticket),
-                "expires_in": 600,
+                "url": kit.connect_link(ctx, identity),
+                "expires_in": LINK_TTL,
                 "instructions": (
                     "Open this URL in your browser. It works only for your account: if the "
                     "browser is not signed in to this server yet, you sign in first to "
@@ -112,6 +98,22 @@ def register(server: MCPServer, services: Services) -> None:
             needs["disconnect_github"],
             lambda: _disconnect(services, identity),
         )
+
+
+def _connect_in_the_call(
+    ctx: Context, kit: Toolkit, identity: Identity
+) -> dict[str, Any] | InputRequiredResult:
+    """connect_github for a client with URL elicitation: the link is an input request,
+    and the retry (after the browser flow) reports the linked account."""
+    vault = kit.services.vault
+
+    def linked() -> dict[str, Any]:
+        status = vault.status(identity.sub) if rounds(ctx) > 0 else None
+        if status is None:
+            raise NotConnected("the link has not been completed in the browser yet")
+        return {"connected": True, "github_login": status.login}
+
+    return kit.run(ctx, identity, "connect_github", linked)
 
 
 def _disconnect(services: Services, identity: Identity) -> dict[str, Any]:

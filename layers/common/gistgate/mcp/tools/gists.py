@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import ToolAnnotations
+from mcp_types import InputRequiredResult, ToolAnnotations
 
 from gistgate.mcp.services import Services
 from gistgate.mcp.tools.kit import Toolkit, scoped
@@ -21,7 +21,7 @@ def register(server: MCPServer, services: Services) -> None:
     """Add the gist tools to ``server``."""
     kit = Toolkit(services)
     admin, needs = kit.admin, kit.needs
-    runner, who, gists = kit.runner, kit.who, services.gists
+    who, gists = kit.who, services.gists
 
     @server.tool(
         description=(
@@ -35,12 +35,12 @@ def register(server: MCPServer, services: Services) -> None:
     )
     def create_gist(
         files: dict[str, str], ctx: Context, description: str = "", public: bool = False
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | InputRequiredResult:
         identity, caller = who(ctx)
-        return runner.run(
+        return kit.run(
+            ctx,
             identity,
             "create_gist",
-            needs["create_gist"],
             lambda: gists.create(caller, description, files, public),
         )
 
@@ -57,12 +57,12 @@ def register(server: MCPServer, services: Services) -> None:
     )
     def list_gists(
         ctx: Context, limit: int = 10, since: str | None = None, cursor: str | None = None
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | InputRequiredResult:
         identity, caller = who(ctx)
-        return runner.run(
+        return kit.run(
+            ctx,
             identity,
             "list_gists",
-            needs["list_gists"],
             lambda: gists.list(caller, limit, since, cursor),
         )
 
@@ -75,12 +75,12 @@ def register(server: MCPServer, services: Services) -> None:
         annotations=ToolAnnotations(read_only_hint=True),
         meta=scoped(needs["get_gist"]),
     )
-    def get_gist(gist_id: str, ctx: Context) -> dict[str, Any]:
+    def get_gist(gist_id: str, ctx: Context) -> dict[str, Any] | InputRequiredResult:
         identity, caller = who(ctx)
-        return runner.run(
+        return kit.run(
+            ctx,
             identity,
             "get_gist",
-            needs["get_gist"],
             lambda: gists.get(caller, gist_id),
             gist_id=gist_id,
         )
@@ -100,12 +100,12 @@ def register(server: MCPServer, services: Services) -> None:
         ctx: Context,
         description: str | None = None,
         files: dict[str, str | None] | None = None,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | InputRequiredResult:
         identity, caller = who(ctx)
-        return runner.run(
+        return kit.run(
+            ctx,
             identity,
             "update_gist",
-            needs["update_gist"],
             lambda: gists.update(caller, gist_id, description, files),
             gist_id=gist_id,
         )
@@ -119,12 +119,12 @@ def register(server: MCPServer, services: Services) -> None:
         annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True),
         meta=scoped(needs["delete_gist"]),
     )
-    def delete_gist(gist_id: str, ctx: Context) -> dict[str, Any]:
+    def delete_gist(gist_id: str, ctx: Context) -> dict[str, Any] | InputRequiredResult:
         identity, caller = who(ctx)
-        return runner.run(
+        return kit.run(
+            ctx,
             identity,
             "delete_gist",
-            needs["delete_gist"],
             lambda: gists.delete(caller, gist_id),
             gist_id=gist_id,
         )
@@ -138,8 +138,6 @@ def register(server: MCPServer, services: Services) -> None:
         annotations=ToolAnnotations(read_only_hint=True),
         meta=scoped(needs["get_my_profile"]),
     )
-    def get_my_profile(ctx: Context) -> dict[str, Any]:
+    def get_my_profile(ctx: Context) -> dict[str, Any] | InputRequiredResult:
         identity, caller = who(ctx)
-        return runner.run(
-            identity, "get_my_profile", needs["get_my_profile"], lambda: gists.profile(caller)
-        )
+        return kit.run(ctx, identity, "get_my_profile", lambda: gists.profile(caller))
