@@ -84,6 +84,8 @@ OAUTH_NAMES = (
     "grant_type",
     "refresh_token",
     "client_secret",
+    "client_assertion",
+    "client_assertion_type",
     "token",
     "token_type_hint",
     "form_token",

@@ -128,6 +128,26 @@ def test_token_with_a_field_changed(fuzz_stack: FuzzStack, watch: Watch, data: s
     watch.check(answer, body)
 
 
+@fuzz_settings(max_examples=150)
+@given(data=st.data())
+def test_token_with_a_client_assertion_changed(
+    fuzz_stack: FuzzStack, watch: Watch, data: st.DataObject
+):
+    """private_key_jwt: any assertion (type, JOSE header, claims, signature) is a 4xx."""
+    request = {
+        "grant_type": "refresh_token",
+        "refresh_token": fuzz_stack.refresh_token,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": (
+            "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0."
+            "eyJpc3MiOiJjIiwic3ViIjoiYyIsImF1ZCI6ImEiLCJleHAiOjEsImp0aSI6ImoifQ.c2ln"
+        ),
+    }
+    body = data.draw(one_field_changed(request), label="body")
+    answer = exchange(fuzz_stack.port, "POST", b"/prod/oauth/token", [FORM], body)
+    watch.check(answer, body)
+
+
 @fuzz_settings(max_examples=300)
 @given(data=st.data())
 def test_register(fuzz_stack: FuzzStack, watch: Watch, data: st.DataObject):
@@ -146,6 +166,26 @@ def test_register(fuzz_stack: FuzzStack, watch: Watch, data: st.DataObject):
     path = b"/prod/oauth/register"
     answer = exchange(fuzz_stack.port, "POST", path, sent, body, host=host(data, fuzz_stack))
     watch.check(answer, (body[:200], sent))
+
+
+@fuzz_settings(max_examples=150)
+@given(data=st.data())
+def test_register_a_native_keyed_client(fuzz_stack: FuzzStack, watch: Watch, data: st.DataObject):
+    """application_type, a private-use scheme, private_key_jwt with a jwks_uri: any change is
+    a 201 or a 4xx, never a 5xx (and the jwks_uri is only checked, never fetched here)."""
+    template = {
+        "client_name": "Fuzz native",
+        "application_type": "native",
+        "redirect_uris": ["com.example.fuzz:/callback"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "RS256",
+        "jwks_uri": "https://keys.example/jwks.json",
+        "grant_types": ["authorization_code"],
+    }
+    body = data.draw(json_bodies(template), label="body")
+    path = b"/prod/oauth/register"
+    answer = exchange(fuzz_stack.port, "POST", path, [JSON], body, host=host(data, fuzz_stack))
+    watch.check(answer, body[:200])
 
 
 @fuzz_settings(max_examples=200)
