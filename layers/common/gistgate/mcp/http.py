@@ -38,7 +38,8 @@ from gistgate.core.config import LOOPBACK_ORIGINS, Settings
 from gistgate.core.inbound import BadAuthority, MalformedRequest
 from gistgate.core.urls import BaseUrlUnknown, base_url, prm_url
 from gistgate.mcp.identity import IdentityError, identity_from_event
-from gistgate.mcp.sdk import SCOPE_BASE_URL, SCOPE_IDENTITY, lowlevel_server
+from gistgate.mcp.sdk import SCOPE_BASE_URL, SCOPE_IDENTITY
+from gistgate.mcp.server import serve
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -118,7 +119,8 @@ class McpEndpoint:
 
     def __init__(self, settings: Settings, server: MCPServer) -> None:
         self._settings = settings
-        self._low = lowlevel_server(server)
+        # Tools only, advertised as such at every revision (gistgate/mcp/server.py).
+        self._low = serve(server)
         # Our own Origin check replaces the SDK's Host/Origin guard (see module doc).
         self._security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
