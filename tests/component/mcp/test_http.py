@@ -54,6 +54,7 @@ def instance(handler_module):
     lam = LambdaInstance(handler_module.handler)
     yield lam
     lam.close()
+    handler_module.SERVICES.github.close()
 
 
 @pytest.mark.parametrize("kind", ["rest", "http"])

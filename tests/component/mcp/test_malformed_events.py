@@ -47,6 +47,7 @@ def instance(aws, github, monkeypatch):
     lam = LambdaInstance(module.handler)
     yield lam
     lam.close()
+    module.SERVICES.github.close()
 
 
 def rest(**changes) -> dict:

@@ -160,7 +160,13 @@ def _raise_for(response: httpx.Response, now: float) -> None:
 
 
 class GitHubClient:
-    """The handful of GitHub REST calls the tools make."""
+    """The handful of GitHub REST calls the tools make.
+
+    In Lambda one client lives as long as the execution environment (built at module
+    level by functions/mcp/app.py, never closed): its pool keeps connections to GitHub
+    warm across invocations, and the environment's end takes them with it. Whoever
+    makes a shorter-lived client (a test, a tool) calls :meth:`close` when done with it.
+    """
 
     def __init__(
         self,
@@ -194,6 +200,12 @@ class GitHubClient:
                 trust_env=False,
             )
         return self._http
+
+    def close(self) -> None:
+        """Close the pool and its connections; a later call opens a new pool."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def request(
         self,
