@@ -24,8 +24,19 @@ from tests.fixtures.idp import IdP
 from tests.fixtures.mcp_stack import github, make_stack, stack
 from tests.fixtures.oauth_stack import make_oauth_stack, oauth_stack
 from tests.fixtures.tokens import KeyRing
+from tests.fixtures.wellknown import builtin, wellknown
 
-__all__ = ["aws", "github", "make_oauth_stack", "make_stack", "oauth_stack", "oidc", "stack"]
+__all__ = [
+    "aws",
+    "builtin",
+    "github",
+    "make_oauth_stack",
+    "make_stack",
+    "oauth_stack",
+    "oidc",
+    "stack",
+    "wellknown",
+]
 
 
 @pytest.fixture

@@ -5,6 +5,9 @@ other than ``localhost`` raises here, and a test that tried one fails even if th
 under test swallowed the error. A test that needs any of it belongs in tests/component.
 (``bind`` alone stays allowed: urllib3 binds ``::1`` on import to learn whether the host
 has IPv6.)
+
+The well-known function's fixtures come from tests/fixtures/wellknown.py, shared with
+the component tier.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.fixtures.wellknown import builtin, wellknown
+
+__all__ = ["builtin", "wellknown"]
 
 _ATTEMPTS: list[str] = []
 _INET = (socket.AF_INET, socket.AF_INET6)

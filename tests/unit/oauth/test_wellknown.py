@@ -8,33 +8,7 @@ import pytest
 
 from tests.fixtures.events import proxy_event
 from tests.fixtures.tokens import BASE_URL, RESOURCE
-from tests.fixtures.wellknown import (
-    AS_METADATA,
-    OIDC_METADATA,
-    ORIGIN,
-    PRM,
-    PRM_MCP,
-    body,
-    clear_settings,
-    headers,
-    start_wellknown,
-)
-
-
-@pytest.fixture
-def wellknown(monkeypatch):
-    """Cold-start the function with ``env`` (and nothing from the host environment)."""
-    clear_settings(monkeypatch)
-
-    def start(env):
-        return start_wellknown(env, monkeypatch)
-
-    return start
-
-
-@pytest.fixture
-def builtin(wellknown):
-    return wellknown({"AUTH_MODE": "builtin"})
+from tests.fixtures.wellknown import AS_METADATA, OIDC_METADATA, ORIGIN, PRM, PRM_MCP, body, headers
 
 
 @pytest.mark.parametrize("path", [PRM, PRM_MCP])
