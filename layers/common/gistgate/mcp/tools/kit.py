@@ -90,8 +90,11 @@ class Toolkit:
             return self.runner.run(identity, tool, scope, body, gist_id=gist_id)
         if answer(ctx) in ("decline", "cancel"):
             raise ToolError(
-                f"GitHub not connected: you did not open the link, so {tool} cannot run with "
-                "your GitHub account. Call connect_github when you want to link it."
+                "GitHub not connected: you did not open the link. Call connect_github "
+                "again when you want to link your account."
+                if tool == "connect_github"
+                else f"GitHub not connected: you did not open the link, so {tool} cannot run "
+                "with your GitHub account. Call connect_github when you want to link it."
             )
         passthrough = _UNLINKED if rounds(ctx) < MAX_ROUNDS else ()
         try:
@@ -103,11 +106,12 @@ class Toolkit:
                 link = self.connect_link(ctx, identity)
             except NotConfigured as missing:
                 raise ToolError(str(missing)) from None
-            reason = (
-                "This call uses your own GitHub account, which is not linked yet."
-                if rounds(ctx) == 0
-                else "Your GitHub account is not linked yet: the link was not completed."
-            )
+            if rounds(ctx) > 0:
+                reason = "Your GitHub account is not linked yet: the link was not completed."
+            elif tool == "connect_github":
+                reason = "Link (or link again) your GitHub account."
+            else:
+                reason = "This call uses your own GitHub account, which is not linked yet."
             return connect_request(ctx, link, reason)
 
 
