@@ -88,6 +88,10 @@ class RefreshingCache(Generic[K, V]):
             return entry.value
         raise error
 
+    def forgive(self, key: K) -> None:
+        """Forget ``key``'s last failure, so the next ``get`` loads again at once."""
+        self._failed.pop(key, None)
+
     def clear(self) -> None:
         """Forget everything (tests, and a settings change)."""
         self._entries.clear()

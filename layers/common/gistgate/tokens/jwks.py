@@ -73,10 +73,16 @@ class JwksCache:
             raise VerifierUnavailable(f"JWKS unavailable ({_reason(exc)})") from None
 
     def prefetch(self, uri: str) -> bool:
-        """Warm the cache at cold start; a failure here is retried on first use."""
+        """Warm the cache at cold start; a failure here is retried on first use.
+
+        Not held against the first request: at a stack's first start the issuer (our own
+        well-known function, itself cold) may answer too late for the prefetch, and a
+        backoff would refuse every token for its whole window.
+        """
         try:
             self._keyset(uri)
         except VerifierUnavailable:
+            self._sets.forgive(uri)
             return False
         return True
 
