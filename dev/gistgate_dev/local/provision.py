@@ -8,8 +8,8 @@ hand-kept copy.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from secrets import token_urlsafe
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any, Protocol
 
 TABLE = "AWS::DynamoDB::Table"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
 
+from gistgate import __version__
 from gistgate.mcp.request_state import request_state_security
 from gistgate.mcp.services import Services
 from gistgate.mcp.tools import account, gists
@@ -32,7 +33,7 @@ def build_server(services: Services) -> MCPServer:
     server = MCPServer(
         SERVER_NAME,
         instructions=INSTRUCTIONS,
-        version="0.1.0",
+        version=__version__,
         log_level="WARNING",
         # A requestState sealed by one instance must open on another (elicitation.py).
         request_state_security=request_state_security(services.settings),
