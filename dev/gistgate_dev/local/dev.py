@@ -163,7 +163,7 @@ class DevStack:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> DevStack:
-        from gistgate_dev.local.workers import ProcessFunction
+        from gistgate_dev.local.workers import process_function
 
         began = time.perf_counter()
         template = load_template(self.root / "template.yaml")
@@ -200,13 +200,13 @@ class DevStack:
         self.port = self.server.port
         base = f"http://{self.host}:{self.port}"
         instances = {}
-        for name, app_py in spec.code.items():
+        for name in spec.code:
             env = {**envs[name], **aws, "PUBLIC_BASE_URL": base}
             if name not in {r.function for r in spec.routes} and name != spec.authorizer:
                 continue
             limit = self.max_instances if name != spec.authorizer else 2
-            instances[name] = ProcessFunction(
-                name, app_py, env, max_instances=limit, quiet=self.quiet
+            instances[name] = process_function(
+                spec, name, env, max_instances=limit, quiet=self.quiet
             )
         placeholder.instances.update(instances)
         self.server.start()

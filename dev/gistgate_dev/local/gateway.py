@@ -4,9 +4,12 @@ It is not API Gateway. It reproduces the parts gistgate depends on, as they
 are documented, so ``make dev`` and the end-to-end tests exercise the same
 handler functions Lambda runs, with no Docker:
 
-- routes, the authorizer and its identity source and TTL are read from
-  ``template.yaml`` (a route added there appears here with no other change);
-- REST (v1) proxy events and REQUEST authorizer events, shaped like the real ones;
+- routes, the authorizer and its identity source and TTL, each function's
+  ``Timeout`` and each route's ``TimeoutInMillis`` are read from ``template.yaml``
+  (a route added there appears here with no other change);
+- REST (v1) proxy events and REQUEST authorizer events, shaped like the real ones:
+  header values trimmed, ``headers`` holding a repeated header's last value and
+  ``multiValueHeaders`` every value;
 - the identity source: no ``Authorization`` header → 401 without calling the authorizer;
 - the authorizer's result cached per identity-source value for ``ReauthorizeEvery``
   seconds, its policy evaluated against each method ARN (so a cached policy
@@ -15,11 +18,18 @@ handler functions Lambda runs, with no Docker:
   deployment installs (``gistgate.cfn.responses``), the 403's ``WWW-Authenticate``
   mapped from the Deny's ``context.authorizer.www_authenticate``;
 - one execution environment per function: its module imported once, reused
-  warm, one invocation at a time;
+  warm, one invocation at a time, cut at the function's ``Timeout`` and then
+  replaced (the next invocation pays a cold start);
+- the limits, as the deployment has them (the constants below name their doc
+  pages): a URL over 10240 characters is a 414, headers over 10240 bytes a 431,
+  a body over 10 MB a 413; an event over Lambda's 6 MB is refused by Lambda (500),
+  a function that fails, times out or answers more than 6 MB is a 502, and an
+  integration that outlasts its timeout (29 s by default) a 504;
 - what no handler sees because API Gateway answers first: a Host that is not
-  ``host[:port]`` (or is sent twice) or a malformed Content-Length is a 400,
-  and a function's answer that cannot go on the wire (a body that is not
-  UTF-8-encodable) is a 502. Nothing a client sends drops the connection.
+  ``host[:port]`` (or is sent twice), a malformed Content-Length or a header value
+  with CR, LF or NUL (an obs-fold) is a 400, and a function's answer that cannot go
+  on the wire (a body that is not UTF-8-encodable) is a 502. Nothing a client sends
+  drops the connection.
 """
 
 from __future__ import annotations
@@ -29,13 +39,15 @@ import base64
 import fnmatch
 import importlib.util
 import json
+import queue
 import socket
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -47,11 +59,68 @@ from gistgate.core.config import MCP_PATH
 from gistgate.core.inbound import MalformedRequest, authority
 from gistgate.core.urls import PRM_PATH
 
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "INIT_LIMIT",
+    "INTEGRATION_TIMEOUT",
+    "LAMBDA_PAYLOAD",
+    "MAX_HEADER_BYTES",
+    "MAX_PAYLOAD",
+    "MAX_URL_LENGTH",
+    "Answer",
+    "ApiSpec",
+    "FunctionError",
+    "FunctionInstance",
+    "FunctionTimeout",
+    "GatewayServer",
+    "Invocable",
+    "LambdaContext",
+    "LocalGateway",
+    "Route",
+    "decode_event",
+    "encode_event",
+    "json_body",
+    "marshal_response",
+    "read_api",
+    "screen",
+]
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 API_ID = "localapi01"
 FUNCTION = "AWS::Serverless::Function"
-MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway's request payload quota
+
+# API Gateway, "Quotas for configuring and running a REST API in API Gateway"
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html).
+# "Payload size: 10 MB": API Gateway answers its REQUEST_TOO_LARGE response (413).
+MAX_PAYLOAD = 10 * 1024 * 1024
+# "Total combined size of all header values, including header names, values, any line
+# terminators, and whitespaces: 10240 Bytes". The page names no status for it; we answer
+# 431 Request Header Fields Too Large (RFC 6585 §5), what clients report seeing.
+MAX_HEADER_BYTES = 10240
+# "Length, in characters, of the URL for a regional API: 10240" (template.yaml: REGIONAL).
+# No status is documented; 414 URI Too Long (RFC 9110 §15.5.15), as for the method ARN.
+MAX_URL_LENGTH = 10240
+# "Integration timeout: 50 milliseconds - 29 seconds for all integration types, including
+# Lambda, Lambda proxy": the default, and the most a route's TimeoutInMillis may ask for.
+# Past it API Gateway answers INTEGRATION_TIMEOUT, 504 "Endpoint request timed out"
+# ("Gateway response types for API Gateway", supported-gateway-response-types.html).
+INTEGRATION_TIMEOUT = 29.0
+MIN_INTEGRATION_TIMEOUT = 0.05
+
+# Lambda, "Lambda quotas" (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
+# "Invocation payload (request and response): 6 MB each for request and response
+# (synchronous)". Lambda's own message says 6291456 bytes for a request (it lets a response
+# have 100 bytes more; one limit for both is the stricter reading).
+LAMBDA_PAYLOAD = 6 * 1024 * 1024
+# AWS::Serverless::Function "Timeout ... Default: 3" (SAM, sam-resource-function.html),
+# when neither the function nor Globals set one.
+DEFAULT_TIMEOUT = 3.0
+# "Lambda execution environment lifecycle" (lambda-runtime-environment.html): "The Init
+# phase is limited to 10 seconds"; past that the init goes on within the invocation, under
+# the function's timeout. Here: an init may take INIT_LIMIT + Timeout in all, and what it
+# takes past INIT_LIMIT comes out of the handler's time.
+INIT_LIMIT = 10.0
 
 
 class Route(NamedTuple):
@@ -59,6 +128,7 @@ class Route(NamedTuple):
     path: str
     function: str  # logical id
     protected: bool
+    timeout: float = INTEGRATION_TIMEOUT  # the integration's, in seconds (TimeoutInMillis)
 
 
 class ApiSpec(NamedTuple):
@@ -69,6 +139,7 @@ class ApiSpec(NamedTuple):
     authorizer: str | None
     identity_headers: tuple[str, ...]
     authorizer_ttl: int
+    timeouts: dict[str, float]  # function logical id -> its Timeout, in seconds
 
 
 def _parameter(template: Mapping[str, Any], value: Any, overrides: Mapping[str, str]) -> Any:
@@ -80,10 +151,22 @@ def _parameter(template: Mapping[str, Any], value: Any, overrides: Mapping[str, 
     return value
 
 
+def _integration_timeout(event: Mapping[str, Any]) -> float:
+    """A route's ``TimeoutInMillis`` in seconds; out of API Gateway's range is refused,
+    as a deployment would refuse it."""
+    millis = event.get("TimeoutInMillis")
+    if millis is None:
+        return INTEGRATION_TIMEOUT
+    seconds = int(millis) / 1000
+    if not MIN_INTEGRATION_TIMEOUT <= seconds <= INTEGRATION_TIMEOUT:
+        raise ValueError(f"TimeoutInMillis {millis} is outside 50-29000")
+    return seconds
+
+
 def read_api(
     template: Mapping[str, Any], root: Path, parameters: Mapping[str, str] | None = None
 ) -> ApiSpec:
-    """Routes, handlers and the authorizer of the template's one REST API."""
+    """Routes, handlers, timeouts and the authorizer of the template's one REST API."""
     parameters = parameters or {}
     resources = template["Resources"]
     api = next(r for r in resources.values() if r["Type"] == "AWS::Serverless::Api")
@@ -100,29 +183,42 @@ def read_api(
                 template, config.get("Identity", {}).get("ReauthorizeEvery", 300), parameters
             )
         )
+    globals_ = (template.get("Globals") or {}).get("Function") or {}
+    default_timeout = _parameter(template, globals_.get("Timeout", DEFAULT_TIMEOUT), parameters)
     routes: list[Route] = []
     code: dict[str, Path] = {}
+    timeouts: dict[str, float] = {}
     for name, resource in resources.items():
         if resource["Type"] != FUNCTION:
             continue
         props = resource["Properties"]
         module = props["Handler"].split(".")[0]
         code[name] = root / props["CodeUri"] / f"{module}.py"
+        timeouts[name] = float(
+            _parameter(template, props.get("Timeout", default_timeout), parameters)
+        )
         for event in (props.get("Events") or {}).values():
             if event.get("Type") != "Api":
                 continue
             ev = event["Properties"]
             open_route = (ev.get("Auth") or {}).get("Authorizer") == "NONE"
             routes.append(
-                Route(ev["Method"].upper(), ev["Path"], name, bool(default) and not open_route)
+                Route(
+                    ev["Method"].upper(),
+                    ev["Path"],
+                    name,
+                    bool(default) and not open_route,
+                    _integration_timeout(ev),
+                )
             )
-    return ApiSpec(tuple(routes), code, authorizer, identity or ("Authorization",), ttl)
+    return ApiSpec(tuple(routes), code, authorizer, identity or ("Authorization",), ttl, timeouts)
 
 
 class LambdaContext:
-    """The attributes Powertools and Mangum read from the Lambda context."""
+    """The attributes Powertools and Mangum read from the Lambda context; the remaining
+    time counts down from the function's timeout, as Lambda's does."""
 
-    def __init__(self, function: str) -> None:
+    def __init__(self, function: str, budget: float = DEFAULT_TIMEOUT) -> None:
         self.function_name = f"gistgate-{function}"
         self.function_version = "$LATEST"
         self.invoked_function_arn = (
@@ -132,59 +228,151 @@ class LambdaContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{self.function_name}"
         self.log_stream_name = "local"
+        self._deadline = time.monotonic() + budget
 
     def get_remaining_time_in_millis(self) -> int:
-        return 28_000
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class FunctionError(Exception):
+    """The function failed as Lambda reports it (a type such as ``Runtime.MarshalError``):
+    API Gateway answers 502."""
+
+
+class FunctionTimeout(FunctionError):
+    """The invocation outlasted the function's ``Timeout``; its instance was replaced."""
+
+
+def encode_event(event: Mapping[str, Any]) -> bytes:
+    """The Invoke payload: the event as UTF-8 JSON (its size is what Lambda limits).
+
+    Bytes a client sent that are not UTF-8 travel as themselves (surrogate escapes),
+    so the handler sees them as the gateway does.
+    """
+    return json.dumps(event, ensure_ascii=False).encode("utf-8", "surrogateescape")
+
+
+def decode_event(payload: bytes) -> Any:
+    """The event back from :func:`encode_event`, as the runtime hands it to the handler."""
+    return json.loads(payload.decode("utf-8", "surrogateescape"))
+
+
+def marshal_response(result: Any) -> bytes:
+    """What the Python runtime sends back: UTF-8 JSON (3.12+ runtimes leave non-ASCII
+    unescaped, so text that cannot be UTF-8 fails here, ``Runtime.MarshalError``), at most
+    6 MB (``Function.ResponseSizeTooLarge``). Either is a function error: 502."""
+    try:
+        payload = json.dumps(result, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        raise FunctionError("Runtime.MarshalError") from None
+    if len(payload) > LAMBDA_PAYLOAD:
+        raise FunctionError("Function.ResponseSizeTooLarge")
+    return payload
 
 
 class Invocable(Protocol):
     """A function the gateway routes to: in-process (:class:`FunctionInstance`) or a pool
-    of processes (``gistgate_dev.local.workers.ProcessFunction``)."""
+    of processes (``gistgate_dev.local.workers.ProcessFunction``). Both cut an invocation at
+    the function's timeout (:class:`FunctionTimeout`) and replace the instance it ran on."""
 
-    def invoke(self, event: dict[str, Any]) -> Any: ...
+    def invoke(self, payload: bytes) -> bytes: ...
 
     def close(self) -> None: ...
 
 
+class _Runner:
+    """A daemon thread with its own event loop (Mangum runs the ASGI app on it) that runs
+    one call at a time. A daemon: one abandoned mid-call must not hold up the exit."""
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        threading.Thread(target=self._main, name=name, daemon=True).start()
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            while (task := self._calls.get()) is not None:
+                call, future = task
+                try:
+                    future.set_result(call())
+                except BaseException as exc:  # the caller re-raises it
+                    future.set_exception(exc)
+        finally:
+            loop.close()  # this thread has ended its last call: the loop is idle
+
+    def submit(self, call: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._calls.put((call, future))
+        return future
+
+    def stop(self) -> None:
+        """End after the call under way, if any."""
+        self._calls.put(None)
+
+
 class FunctionInstance:
-    """One execution environment: the module imported once, one invocation at a time."""
+    """One in-process execution environment: the module imported once, one invocation at
+    a time, cut at ``timeout``. A thread cannot be killed: a timed-out one is abandoned
+    (it ends when its call returns) and the next invocation gets a fresh thread and a
+    fresh import of the module."""
 
-    def __init__(self, name: str, app_py: Path) -> None:
+    def __init__(self, name: str, app_py: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.name = name
+        self.timeout = timeout
         self._app_py = app_py
-        self._module: ModuleType | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, initializer=self._init_loop)
+        self.module: ModuleType | None = None
+        self._runner = _Runner(f"fn-{name}")
+        self._lock = threading.Lock()
         self.invocations = 0
+        self.cold_starts = 0
 
-    def _init_loop(self) -> None:
-        """The worker thread's event loop (Mangum runs the ASGI app on it)."""
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
+    def _import(self) -> ModuleType:
+        module_name = f"gistgate_local_{self.name}"
+        spec = importlib.util.spec_from_file_location(module_name, self._app_py)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        return module
 
-    def _load(self) -> ModuleType:
-        if self._module is None:
-            module_name = f"gistgate_local_{self.name}"
-            spec = importlib.util.spec_from_file_location(module_name, self._app_py)
-            assert spec is not None
-            assert spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
-            self._module = module
-        return self._module
+    def _replace(self) -> None:
+        self._runner.stop()
+        self._runner = _Runner(f"fn-{self.name}")
+        self.module = None
 
-    def _run(self, event: dict[str, Any]) -> Any:
-        return self._load().handler(event, LambdaContext(self.name))
+    def _wait(self, future: Future[Any], budget: float) -> Any:
+        try:
+            return future.result(timeout=max(budget, 0.0))
+        except FutureTimeout:
+            self._replace()
+            raise FunctionTimeout(f"{self.name}: Task timed out after {self.timeout} s") from None
 
-    def invoke(self, event: dict[str, Any]) -> Any:
-        self.invocations += 1
-        return self._pool.submit(self._run, event).result()
+    def invoke(self, payload: bytes) -> bytes:
+        with self._lock:  # one invocation at a time; waiting here is not the function's time
+            self.invocations += 1
+            started = time.monotonic()
+            if self.module is None:
+                self.cold_starts += 1
+                self.module = self._wait(
+                    self._runner.submit(self._import), INIT_LIMIT + self.timeout
+                )
+            overrun = max(0.0, time.monotonic() - started - INIT_LIMIT)
+            budget = self.timeout - overrun
+            module = self.module
+
+            def run() -> bytes:
+                event = decode_event(payload)
+                return marshal_response(module.handler(event, LambdaContext(self.name, budget)))
+
+            result: bytes = self._wait(self._runner.submit(run), budget)
+            return result
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        if self._loop is not None:
-            self._loop.close()  # its thread has ended: the loop is idle
+        self._runner.stop()
 
 
 class Answer(NamedTuple):
@@ -193,20 +381,43 @@ class Answer(NamedTuple):
     body: bytes
 
 
+def _json_answer(status: int, message: str) -> Answer:
+    body = json.dumps({"message": message}).encode()
+    return Answer(status, [("Content-Type", "application/json")], body)
+
+
 def _internal_error() -> Answer:
     """API Gateway's answer to a function that failed or answered something unusable."""
-    return Answer(
-        502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
-    )
+    return _json_answer(502, "Internal server error")
+
+
+def _invocation_refused() -> Answer:
+    """Lambda refused the Invoke (here: an event over 6 MB). "If the Lambda API rejects the
+    invocation request, API Gateway returns a 500 error code" (Lambda developer guide,
+    "Handling Lambda errors with an API Gateway API", services-apigateway-errors.html)."""
+    return _json_answer(500, "Internal server error")
+
+
+def _integration_timed_out() -> Answer:
+    """INTEGRATION_TIMEOUT's default response (supported-gateway-response-types.html)."""
+    return _json_answer(504, "Endpoint request timed out")
 
 
 def _too_large() -> Answer:
-    return Answer(413, [("Content-Type", "application/json")], b'{"message": "Request Too Long"}')
+    return _json_answer(413, "Request Too Long")
+
+
+def _headers_too_large() -> Answer:
+    return _json_answer(431, "Request Header Fields Too Large")
+
+
+def _uri_too_long() -> Answer:
+    return _json_answer(414, "Request-URI Too Long")
 
 
 def _bad_request() -> Answer:
     """What the edge answers to a request that is not HTTP it can route (RFC 9112 §3.2)."""
-    return Answer(400, [("Content-Type", "application/json")], b'{"message": "Bad Request"}')
+    return _json_answer(400, "Bad Request")
 
 
 def _domain(multi: Mapping[str, list[str]]) -> str | None:
@@ -220,6 +431,22 @@ def _domain(multi: Mapping[str, list[str]]) -> str | None:
         return authority(hosts[0])
     except MalformedRequest:
         return None
+
+
+def screen(target: str, header_pairs: list[tuple[str, str]]) -> Answer | None:
+    """What API Gateway refuses before routing: a URL or headers over their quotas, and a
+    header value no HTTP/1.1 server may take (CR, LF or NUL, e.g. an obs-fold: RFC 9110
+    §5.5, RFC 9112 §5.2 let a server answer 400). Header bytes are counted as they come
+    on the wire, ``name: value`` and CRLF per line (the server decodes them as Latin-1,
+    one character a byte)."""
+    if len(target) > MAX_URL_LENGTH:
+        return _uri_too_long()
+    size = sum(len(name) + len(value) + 4 for name, value in header_pairs)
+    if size > MAX_HEADER_BYTES:
+        return _headers_too_large()
+    if any(c in value for _, value in header_pairs for c in "\r\n\0"):
+        return _bad_request()
+    return None
 
 
 def _gateway_answer(response: GatewayResponse, context: Mapping[str, Any] | None = None) -> Answer:
@@ -247,6 +474,14 @@ def _allowed(policy: Mapping[str, Any], method_arn: str) -> bool | None:
     return decision
 
 
+class _Refused(Exception):
+    """Lambda refused the invocation (the event is over its payload quota)."""
+
+
+class _TimedOut(Exception):
+    """The integration timeout passed first; the function may still be running."""
+
+
 class LocalGateway:
     """Route HTTP requests to function instances, with the authorizer in front."""
 
@@ -272,12 +507,18 @@ class LocalGateway:
         self.instances: dict[str, Invocable] = (
             dict(instances)
             if instances is not None
-            else {name: FunctionInstance(name, path) for name, path in spec.code.items()}
+            else {
+                name: FunctionInstance(name, path, spec.timeouts.get(name, DEFAULT_TIMEOUT))
+                for name, path in spec.code.items()
+            }
         )
         self._auth_cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.authorizer_calls = 0
         self._responses: dict[str, dict[str, GatewayResponse]] = {}
+        # Invocations run here so the request can stop waiting at the integration timeout
+        # while the function runs on to its own (and is then cut by its instance).
+        self._integrations = ThreadPoolExecutor(max_workers=256, thread_name_prefix="integration")
 
     # -- events --------------------------------------------------------------------------
 
@@ -304,12 +545,31 @@ class LocalGateway:
 
     @staticmethod
     def _headers(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """``headers`` (a repeated header's last value) and ``multiValueHeaders`` (every
+        value, in order), as the proxy event has them ("Lambda proxy integrations in API
+        Gateway", set-up-lambda-proxy-integrations.html, multi-value headers); values
+        without the whitespace around them, which is not part of a field value (RFC 9110
+        §5.5)."""
         single: dict[str, str] = {}
         multi: dict[str, list[str]] = {}
-        for name, value in pairs:
+        for name, raw in pairs:
+            value = raw.strip(" \t")
             single[name] = value
             multi.setdefault(name, []).append(value)
         return single, multi
+
+    def _invoke(self, function: str, event: Mapping[str, Any], limit: float) -> Any:
+        """One synchronous Invoke, as API Gateway makes it: refused over Lambda's payload
+        quota, given up after ``limit`` seconds (the function runs on to its timeout)."""
+        payload = encode_event(event)
+        if len(payload) > LAMBDA_PAYLOAD:
+            raise _Refused
+        future = self._integrations.submit(self.instances[function].invoke, payload)
+        try:
+            answer: bytes = future.result(timeout=limit)
+        except FutureTimeout:
+            raise _TimedOut from None
+        return json.loads(answer)
 
     # -- the request path ------------------------------------------------------------------
 
@@ -321,6 +581,9 @@ class LocalGateway:
         body: bytes,
         source_ip: str = "127.0.0.1",
     ) -> Answer:
+        refused = screen(target, header_pairs)
+        if refused is not None:
+            return refused
         try:
             parts = urlsplit(target)
         except ValueError:  # e.g. an unclosed "[" in an absolute-form target
@@ -368,8 +631,12 @@ class LocalGateway:
             "isBase64Encoded": False,
         }
         try:
-            result = self.instances[route.function].invoke(event)
-        except Exception:
+            result = self._invoke(route.function, event, route.timeout)
+        except _Refused:
+            return _invocation_refused()
+        except _TimedOut:
+            return _integration_timed_out()
+        except Exception:  # the function failed, timed out, or answered too much: 502
             return _internal_error()
         return self._proxy_answer(result)
 
@@ -442,10 +709,13 @@ class LocalGateway:
             assert self.spec.authorizer is not None
             self.authorizer_calls += 1
             try:
-                policy = self.instances[self.spec.authorizer].invoke(event)
+                # No TimeoutInMillis applies to an authorizer; the integration default bounds
+                # the wait, and its own Timeout (5 s in template.yaml) comes first.
+                policy = self._invoke(self.spec.authorizer, event, INTEGRATION_TIMEOUT)
             except Exception as exc:
                 if str(exc) == "Unauthorized":
                     return _gateway_answer(challenges["UNAUTHORIZED"])
+                # It raised, timed out, or could not be invoked: it did not decide.
                 return _gateway_answer(challenges["AUTHORIZER_FAILURE"])
             if not isinstance(policy, dict) or "policyDocument" not in policy:
                 return _gateway_answer(challenges["AUTHORIZER_CONFIGURATION_ERROR"])
@@ -472,8 +742,8 @@ class LocalGateway:
                 out.append((name, str(value)))
         raw = result.get("body") or ""
         try:
-            # Lambda serializes the response as UTF-8 JSON: text that cannot be encoded
-            # fails there (Runtime.MarshalError), and API Gateway answers 502.
+            # marshal_response already refused text Lambda could not serialize; this
+            # keeps the answer a 502 for anything else that cannot go on the wire.
             content = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
             # Header values go out as their UTF-8 bytes (http.server writes latin-1).
             out = [(k, v.encode().decode("latin-1")) for k, v in out]
@@ -484,6 +754,8 @@ class LocalGateway:
     def close(self) -> None:
         for instance in self.instances.values():
             instance.close()
+        # Instances are closed: no invocation is left waiting on one.
+        self._integrations.shutdown(wait=False, cancel_futures=True)
 
 
 class GatewayServer:
@@ -503,6 +775,11 @@ class GatewayServer:
                 super().setup()
 
             def _answer(self) -> Answer:
+                pairs = list(self.headers.items())
+                refused = screen(self.path, pairs)
+                if refused is not None:  # before the body, which stays unread
+                    self.close_connection = True
+                    return refused
                 declared = [v.strip() for v in self.headers.get_all("Content-Length") or ["0"]]
                 if len(declared) > 1 or not (declared[0].isascii() and declared[0].isdigit()):
                     self.close_connection = True  # where the body ends is unknown
@@ -514,11 +791,7 @@ class GatewayServer:
                 body = self.rfile.read(length) if length else b""
                 try:
                     return outer.gateway.handle(
-                        self.command,
-                        self.path,
-                        list(self.headers.items()),
-                        body,
-                        self.client_address[0],
+                        self.command, self.path, pairs, body, self.client_address[0]
                     )
                 except Exception:  # a bug here must be an answer, not a dropped connection
                     return _internal_error()

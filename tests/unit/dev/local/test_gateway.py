@@ -150,7 +150,8 @@ def call(gateway, method="POST", path="/prod/mcp", token="Bearer good", body=b"{
 
 
 def module(gateway, name):
-    return gateway.instances[name]._load()
+    """The module the function's instance imported (it has been invoked)."""
+    return gateway.instances[name].module
 
 
 def test_routes_and_authorizer_come_from_the_real_template():
