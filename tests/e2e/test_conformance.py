@@ -444,12 +444,13 @@ def _deliver(url: str) -> None:
 @contextlib.contextmanager
 def _running(command: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(command, start_new_session=True, **kwargs)
-    try:
-        yield process
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    with process:  # closes its pipes on the way out
+        try:
+            yield process
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def test_authorization_server_scenarios(dev_stack, suite, tmp_path):
