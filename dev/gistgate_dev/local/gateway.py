@@ -117,9 +117,10 @@ LAMBDA_PAYLOAD = 6 * 1024 * 1024
 # when neither the function nor Globals set one.
 DEFAULT_TIMEOUT = 3.0
 # "Lambda execution environment lifecycle" (lambda-runtime-environment.html): "The Init
-# phase is limited to 10 seconds"; past that the init goes on within the invocation, under
-# the function's timeout. Here: an init may take INIT_LIMIT + Timeout in all, and what it
-# takes past INIT_LIMIT comes out of the handler's time.
+# phase is limited to 10 seconds"; past that Lambda retries the init within the first
+# invocation, under the function's timeout. Here, more simply: an init may take
+# INIT_LIMIT + Timeout in all, and what it takes past INIT_LIMIT comes out of the
+# handler's time.
 INIT_LIMIT = 10.0
 
 
@@ -326,6 +327,7 @@ class FunctionInstance:
         self.module: ModuleType | None = None
         self._runner = _Runner(f"fn-{name}")
         self._lock = threading.Lock()
+        self._closed = False
         self.invocations = 0
         self.cold_starts = 0
 
@@ -353,6 +355,8 @@ class FunctionInstance:
 
     def invoke(self, payload: bytes) -> bytes:
         with self._lock:  # one invocation at a time; waiting here is not the function's time
+            if self._closed:
+                raise FunctionError(f"{self.name}: closed")
             self.invocations += 1
             started = time.monotonic()
             if self.module is None:
@@ -372,6 +376,7 @@ class FunctionInstance:
             return result
 
     def close(self) -> None:
+        self._closed = True
         self._runner.stop()
 
 
