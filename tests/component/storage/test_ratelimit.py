@@ -75,19 +75,20 @@ def writes(monkeypatch):
     return seen
 
 
-def test_a_lease_serves_a_burst_with_one_write_per_lease(aws, writes):
+def test_a_lease_is_earned_then_serves_a_burst_with_one_write_per_lease(aws, writes):
+    """A returning subject's lease doubles (1, 2, then the full 3): 6 calls, 3 writes."""
     clock = Clock()
     limiter = RateLimiter(aws.table, 6, clock, lease=3)
     remaining = [limiter.acquire("u").remaining for _ in range(6)]
     assert remaining == [5, 4, 3, 2, 1, 0]
-    assert writes == ["update_item", "update_item"]
+    assert writes == ["update_item"] * 3
     with pytest.raises(RateLimited) as refused:
         limiter.acquire("u")
     assert refused.value.retry_after == 10
 
 
 def test_a_lease_never_takes_more_than_is_left(aws):
-    """Limit 6, lease 4: 4, then only the 2 left, then refused: still exactly 6."""
+    """Limit 6, lease 4: 1, 2, then only the 3 left, then refused: still exactly 6."""
     clock = Clock()
     limiter = RateLimiter(aws.table, 6, clock, lease=4)
     for _ in range(6):
@@ -101,20 +102,46 @@ def test_leased_tokens_are_charged_to_the_shared_bucket(aws):
     clock = Clock()
     leasing = RateLimiter(aws.table, 4, clock, lease=3)
     other = RateLimiter(aws.table, 4, clock)
-    leasing.acquire("u")  # takes 3 from the table, uses 1
+    leasing.acquire("u")  # takes 1
+    leasing.acquire("u")  # a returning subject: takes 2, uses 1, holds 1
     other.acquire("u")  # the fourth
     with pytest.raises(RateLimited):
         other.acquire("u")
-    leasing.acquire("u")  # its lease still holds two
-    leasing.acquire("u")
+    leasing.acquire("u")  # its lease still holds one
     with pytest.raises(RateLimited):
         leasing.acquire("u")
+
+
+def test_a_caller_spread_over_instances_is_not_limited_early(aws):
+    """Four instances, each reached once: a first call leases nothing it would strand, so
+    all four calls of a limit of 4 pass (a lease of 4 on the first would refuse three)."""
+    clock = Clock()
+    instances = [RateLimiter(aws.table, 4, clock, lease=4) for _ in range(4)]
+    for instance in instances:
+        instance.acquire("u")
+    with pytest.raises(RateLimited):
+        instances[0].acquire("u")
 
 
 def test_an_unused_lease_expires_with_the_window(aws, writes):
     clock = Clock()
     limiter = RateLimiter(aws.table, 60, clock, lease=6)
     limiter.acquire("u")
+    limiter.acquire("u")  # leases 2: one unused
     clock.now += 61
+    limiter.acquire("u")  # the unused token is gone with its window: a write
+    assert writes == ["update_item"] * 3
+
+
+def test_a_bucket_seen_empty_is_refused_without_a_write(aws, writes):
+    clock = Clock()
+    limiter = RateLimiter(aws.table, 2, clock)
     limiter.acquire("u")
-    assert writes == ["update_item", "update_item"]
+    limiter.acquire("u")
+    for _ in range(5):
+        with pytest.raises(RateLimited):
+            limiter.acquire("u")
+    assert writes == ["update_item"] * 2  # the refusals came from memory
+    clock.now += 30  # one token back (2 a minute)
+    limiter.acquire("u")
+    assert len(writes) == 3

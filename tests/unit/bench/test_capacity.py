@@ -59,13 +59,15 @@ def test_one_instance_updates_the_bucket_once_per_lease() -> None:
     effect = lease_effect(1, 30, steady=True)
     assert effect.lease == min(10, LIMIT // 10)  # what build_services configures
     assert effect.refused == 0
-    assert effect.updates == math.ceil(effect.calls / effect.lease)
+    # The lease is earned (1, 2, 4, then the full lease): at most 3 writes more.
+    full = math.ceil(effect.calls / effect.lease)
+    assert full <= effect.updates <= full + 3
 
 
-def test_over_many_instances_a_lease_saves_no_write_and_refuses_early() -> None:
+def test_over_many_instances_a_lease_saves_no_write_and_refuses_nothing_early() -> None:
     effect = lease_effect(3_600, 40)  # under the limit of 60 a minute
     assert effect.updates >= effect.calls
-    assert effect.refused > 0
+    assert effect.refused == 0
 
 
 def test_the_bucket_never_admits_more_than_it_holds() -> None:
@@ -76,10 +78,12 @@ def test_the_bucket_never_admits_more_than_it_holds() -> None:
     assert LIMIT <= admitted <= LIMIT + 20 * LIMIT / 60 + effect.lease
 
 
-def test_every_refused_call_is_a_conditional_update() -> None:
+def test_refused_calls_cost_few_writes() -> None:
+    """A flooding caller on 4 instances: each refuses from memory once it saw the bucket
+    empty, so refusals do not each cost a conditional update."""
     effect = lease_effect(4, 50 * 60, minutes=1.0)
     assert effect.refused > effect.calls / 2
-    assert effect.updates >= effect.refused
+    assert effect.updates < effect.refused / 5  # was one update per refusal, or more
 
 
 def test_jwks_fetches_are_bounded_by_instances_times_refresh_windows() -> None:

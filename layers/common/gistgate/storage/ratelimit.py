@@ -13,10 +13,17 @@ the bucket would be full again anyway.
 A limiter may *lease* up to ``lease`` tokens in one update and hand them out
 from memory: a burst of calls on one warm instance then costs one DynamoDB
 write per ``lease`` calls instead of one per call. It never admits more than
-the bucket holds (a lease takes only the tokens that are left); tokens leased
-by an instance that then sees no more calls from that subject are lost to it
-for at most a minute, so a caller spread over many instances may be limited a
-little early, never late.
+the bucket holds (a lease takes only the tokens that are left). A lease is
+earned: an instance takes one token for a subject it has not served in the
+last ``STREAK_SECONDS``, and doubles what it takes (up to ``lease``) while the
+same subject keeps coming back to it. A caller spread over many instances,
+which rarely reaches the same one twice, so leases nothing it would strand;
+tokens leased by an instance that then sees no more calls from that subject
+are lost to it for at most a minute, so a caller may be limited a little
+early, never late (bench/capacity.py measures how little). A bucket this
+instance last saw empty is refused from memory until it refills: ``tat`` only
+moves forward, so that answer is exact, and a flood of refused calls costs no
+write.
 """
 
 from __future__ import annotations
@@ -30,9 +37,11 @@ from gistgate.storage import keys
 from gistgate.storage.aws import AwsCallFailed, call
 from gistgate.storage.errors import StorageUnavailable, failure
 
-__all__ = ["WINDOW_SECONDS", "Decision", "RateLimited", "RateLimiter"]
+__all__ = ["STREAK_SECONDS", "WINDOW_SECONDS", "Decision", "RateLimited", "RateLimiter"]
 
 WINDOW_SECONDS = 60.0
+# A subject this instance served less than this long ago is "coming back": its lease grows.
+STREAK_SECONDS = 10.0
 
 
 class RateLimited(Exception):
@@ -69,6 +78,8 @@ class RateLimiter:
         self._lease = max(1, min(lease, limit))
         # sub -> (leased tokens left, usable until, tokens left in the table at lease time)
         self._leases: dict[str, tuple[int, float, int]] = {}
+        # sub -> (tokens the last update took, when): the lease a returning subject earns
+        self._streaks: dict[str, tuple[int, float]] = {}
 
     def _update(self, sub: str, expression: str, condition: str, values: dict[str, Any]) -> Any:
         try:
@@ -118,18 +129,30 @@ class RateLimiter:
             },
         )
 
+    def _available(self, tat: float, now: float) -> int:
+        """Tokens left at ``now`` in a bucket whose theoretical arrival time is ``tat``."""
+        return math.floor((now + self._tolerance - tat) / self._interval) + 1
+
     def acquire(self, sub: str) -> Decision:
         """Take one token for ``sub`` or raise :class:`RateLimited`."""
         if not self._table:
             raise StorageUnavailable("the rate limiter needs TABLE_NAME")
         now = self._clock()
         held = self._leases.get(sub)
+        streak = self._streaks.get(sub)
         if held is not None and held[0] > 0 and held[1] > now:
             left = held[0] - 1
             self._leases[sub] = (left, held[1], held[2])
+            if streak is not None:
+                self._streaks[sub] = (streak[0], now)  # still coming back
             return Decision(held[2] + left)
-        count = self._lease
+        returning = streak is not None and now - streak[1] <= STREAK_SECONDS
+        count = min(self._lease, 2 * streak[0]) if returning and streak is not None else 1
         hint = self._hints.get(sub)
+        if hint is not None and self._available(hint, now) < 1:
+            # tat only moves forward: a bucket we saw empty until t is empty now, so the
+            # refusal needs no write (a flood of refused calls costs no WCU).
+            raise RateLimited(max(1, math.ceil(hint - self._tolerance - now)))
         attempt = self._from_busy if hint is not None and hint >= now else self._from_idle
         for _ in range(3):
             result = attempt(sub, now, count)
@@ -138,7 +161,9 @@ class RateLimiter:
                 if len(self._hints) >= 4096:
                     self._hints.clear()
                     self._leases.clear()
+                    self._streaks.clear()
                 self._hints[sub] = tat
+                self._streaks[sub] = (count, now)
                 in_table = max(0, math.floor((now + self._tolerance - tat) / self._interval) + 1)
                 if count > 1:
                     self._leases[sub] = (count - 1, now + WINDOW_SECONDS, in_table)
@@ -147,7 +172,7 @@ class RateLimiter:
             if seen is None or seen < now:
                 attempt = self._from_idle
                 continue
-            available = math.floor((now + self._tolerance - seen) / self._interval) + 1
+            available = self._available(seen, now)
             if available >= 1:
                 attempt, count = self._from_busy, min(count, available)
             else:
