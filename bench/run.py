@@ -20,7 +20,9 @@ BUDGETS = {
     "artifact_mb": 6.0,
     "mcp_whoami_p50_ms": 5.0,
     "mcp_cold_import_ms": 900.0,
-    "mcp_artifact_mb": 12.0,
+    # McpDepsLayer ships .pyc (without them the handler's import takes twice as long):
+    # 13.8 MB zipped with them, 9.2 MB without.
+    "mcp_artifact_mb": 14.5,
     "local_tools_call_p50_ms": 15.0,
     "dev_ready_ms": 10_000.0,
 }
@@ -179,7 +181,7 @@ def mcp_benchmarks(results: dict[str, object]) -> None:
         return
     for name, value in size["parts_mb"].items():
         print(f"  {name:<24} {value:.2f} MB")
-    print(f"  .pyc files shipped: {size['pyc_files']} (SnapStart: none needed in McpDepsLayer)")
+    print(f"  .pyc files shipped: {size['pyc_files']} (all three layers precompiled)")
     print(check("MCP artifact zipped", size["total_mb"], BUDGETS["mcp_artifact_mb"], "MB"))
 
 

@@ -1,0 +1,1 @@
+../pydeps.mk
