@@ -10,8 +10,10 @@ therefore never decrypts.
 
 The OAuth function writes grants through :meth:`TokenVault.put`; the MCP
 function reads them. Decrypted grants (and whoami's "connected as") are kept in
-memory for a minute, "not connected" for 5 seconds, so a burst of tool calls
-costs one DynamoDB read and one KMS call.
+memory for a minute, so a burst of tool calls costs one DynamoDB read and one
+KMS call. "Not connected" is not remembered: the user who just linked an
+account in the browser (another function wrote it) is served with it on the
+very next call, for the price of one small read.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from gistgate.storage.aws import AwsCallFailed, call
 from gistgate.storage.errors import StorageUnavailable, failure
 
 __all__ = [
-    "ABSENT_SECONDS",
     "CACHE_SECONDS",
     "PURPOSE",
     "GitHubGrant",
@@ -40,9 +41,6 @@ __all__ = [
 
 PURPOSE = "github-token"
 CACHE_SECONDS = 60.0
-# "Not connected" is remembered only briefly: the OAuth function (another Lambda)
-# writes new grants, and whoami should see one within seconds.
-ABSENT_SECONDS = 5.0
 _SCHEMA = 1
 
 
@@ -100,7 +98,7 @@ class TokenVault:
         self._table = table_name
         self._key = kms_key_id
         self._cache: ExpiringMap[str, GitHubGrant] = ExpiringMap(max_entries=512)
-        self._status: ExpiringMap[str, GrantStatus | bool] = ExpiringMap(max_entries=2048)
+        self._status: ExpiringMap[str, GrantStatus] = ExpiringMap(max_entries=2048)
 
     @property
     def configured(self) -> bool:
@@ -127,12 +125,17 @@ class TokenVault:
         cached = self._cache.get(sub)
         if cached is not None:
             return GrantStatus(cached.login, cached.github_id, 0)
+        known = self._status.get(sub)
+        if known is not None:
+            return known
         item = self._item(sub, ("login", "github_id", "updated_at"))
         if item is None:
             return None
-        return GrantStatus(
+        status = GrantStatus(
             item["login"]["S"], int(item["github_id"]["N"]), int(item["updated_at"]["N"])
         )
+        self._status.put(sub, status, time.time() + CACHE_SECONDS)
+        return status
 
     def _item(self, sub: str, attributes: tuple[str, ...] | None = None) -> dict[str, Any] | None:
         table, _ = self._require()

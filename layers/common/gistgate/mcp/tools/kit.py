@@ -96,6 +96,10 @@ class Toolkit:
                 else f"GitHub not connected: you did not open the link, so {tool} cannot run "
                 "with your GitHub account. Call connect_github when you want to link it."
             )
+        if answer(ctx) == "accept":
+            # The user says the browser flow is done: the OAuth function (another Lambda)
+            # wrote the grant, so what this instance remembers about it is stale.
+            self.services.vault.forget(identity.sub)
         passthrough = _UNLINKED if rounds(ctx) < MAX_ROUNDS else ()
         try:
             return self.runner.run(
