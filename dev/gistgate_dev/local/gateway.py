@@ -720,8 +720,10 @@ class LocalGateway:
             except Exception as exc:
                 if str(exc) == "Unauthorized":
                     return _gateway_answer(challenges["UNAUTHORIZED"])
-                # It raised, timed out, or could not be invoked: it did not decide.
-                return _gateway_answer(challenges["AUTHORIZER_FAILURE"])
+                # It raised, timed out, or could not be invoked: it did not decide. API
+                # Gateway answers that as AUTHORIZER_CONFIGURATION_ERROR ("Handling Lambda
+                # errors with an API Gateway API": 500 AuthorizerConfigurationException).
+                return _gateway_answer(challenges["AUTHORIZER_CONFIGURATION_ERROR"])
             if not isinstance(policy, dict) or "policyDocument" not in policy:
                 return _gateway_answer(challenges["AUTHORIZER_CONFIGURATION_ERROR"])
             if self.spec.authorizer_ttl > 0:

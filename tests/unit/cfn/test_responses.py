@@ -43,8 +43,11 @@ def test_access_denied_takes_its_whole_challenge_from_the_authorizer_context() -
     assert json.loads(response.body)["error"] == "insufficient_scope"
 
 
-def test_authorizer_failure_fails_closed_with_a_retryable_5xx_and_the_challenge() -> None:
-    response = by_type()["AUTHORIZER_FAILURE"]
+@pytest.mark.parametrize("kind", ["AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR"])
+def test_an_authorizer_that_did_not_decide_fails_closed_with_a_retryable_503(kind) -> None:
+    # An authorizer that raises (keys or introspection unreachable) is answered by API
+    # Gateway as AUTHORIZER_CONFIGURATION_ERROR: the retryable 503, never a bare 500.
+    response = by_type()[kind]
     assert response.status_code == "503"
     assert f'resource_metadata="{PRM}"' in response.headers["WWW-Authenticate"]
     assert json.loads(response.body)["error"] == "temporarily_unavailable"

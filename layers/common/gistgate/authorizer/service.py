@@ -9,7 +9,8 @@ Outcomes (and nothing else):
 * ``Exception("Unauthorized")``: any bad or missing token (401), and any
   unexpected error while judging one: we fail closed.
 * :class:`AuthorizerFailure`: keys or introspection unavailable with nothing
-  cached; API Gateway answers AUTHORIZER_FAILURE (a 5xx with the challenge).
+  cached; API Gateway answers AUTHORIZER_CONFIGURATION_ERROR, installed as a 503
+  with the challenge (docs/gateway-responses.md).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gistgate.core.config import Settings, get_settings
 from gistgate.core.discovery import Discovery
 from gistgate.core.observability import fingerprint, log_with_metric
 from gistgate.core.tool_scopes import UnknownTool, challenge_scopes, tool_scope
+from gistgate.core.tracing import annotate, span
 from gistgate.core.urls import BaseUrlUnknown, base_url, prm_url
 from gistgate.tokens.errors import InsufficientScope, TokenError, VerifierUnavailable
 from gistgate.tokens.introspection import Introspector, token_digest
@@ -44,7 +46,8 @@ MAX_BASE_URLS = 16
 
 
 class AuthorizerFailure(Exception):
-    """Raised to make API Gateway answer AUTHORIZER_FAILURE; carries no token data."""
+    """Raised to make API Gateway answer AUTHORIZER_CONFIGURATION_ERROR (our 503); carries
+    no token data."""
 
 
 class Authorizer:
@@ -108,7 +111,15 @@ class Authorizer:
             return bearer_challenge(prm_url(base), error="insufficient_scope")
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """Decide for one event; see the module docstring for the outcomes."""
+        """Decide for one event; see the module docstring for the outcomes.
+
+        Traced as one subsegment annotated with the outcome and reason (_record); a
+        refusal is a client error there, only AuthorizerFailure a fault.
+        """
+        with span("## authorizer decision", client_error=_refusal):
+            return self._decide(event)
+
+    def _decide(self, event: Mapping[str, Any]) -> dict[str, Any]:
         fp = None
         principal = None
         try:
@@ -156,6 +167,7 @@ class Authorizer:
             fields.update(sub=principal.sub, client_id=principal.client_id)
         if detail:
             fields["detail"] = detail
+        annotate(outcome=outcome, reason=reason)
         log_with_metric(
             "authorizer decision",
             fields,
@@ -164,6 +176,11 @@ class Authorizer:
             outcome=outcome,
             reason=reason,
         )
+
+
+def _refusal(exc: BaseException) -> bool:
+    """A 401 is the caller's error; only AuthorizerFailure is ours (the trace's fault)."""
+    return not isinstance(exc, AuthorizerFailure)
 
 
 def _secret_source(settings: Settings) -> Callable[[], str | None]:

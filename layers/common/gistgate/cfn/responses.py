@@ -106,7 +106,11 @@ def build_gateway_responses(
             ),
             mapped={"WWW-Authenticate": DENY_CHALLENGE_SOURCE},
         ),
-        # The key or introspection service is down: fail closed, tell the client to retry.
+        # An authorizer that raises anything but "Unauthorized" (ours does only when the
+        # keys or the introspection endpoint cannot be reached, or at a broken init) or
+        # times out is answered as AUTHORIZER_CONFIGURATION_ERROR, 500 by default
+        # (docs/gateway-responses.md): we make it the retryable 503 it is. Both types
+        # fail closed with the challenge.
         response(
             "AUTHORIZER_FAILURE",
             503,
@@ -115,8 +119,8 @@ def build_gateway_responses(
         ),
         response(
             "AUTHORIZER_CONFIGURATION_ERROR",
-            500,
+            503,
             unauthorized,
-            {"error": "server_error", "resource_metadata": prm_url},
+            {"error": "temporarily_unavailable", "resource_metadata": prm_url},
         ),
     ]

@@ -5,7 +5,7 @@
 * :class:`InsufficientScope`: 403 ``insufficient_scope`` (the authorizer returns a Deny).
 * :class:`VerifierUnavailable`: the key or introspection service cannot be
   reached and nothing usable is cached, so we fail closed with
-  AUTHORIZER_FAILURE (a 5xx carrying the challenge), never Allow.
+  AUTHORIZER_CONFIGURATION_ERROR (installed as a 503 carrying the challenge), never Allow.
 
 ``reason`` is the short code that goes into logs and metrics. Messages never
 contain the token or any part of it.

@@ -1,7 +1,7 @@
 """``make dev``'s gateway and process workers keep the deployment's limits, on the wire:
 a function is cut at its template ``Timeout`` (502) or given up at the route's integration
 timeout (504), its process killed and the next request served by a fresh one; the
-authorizer likewise (AUTHORIZER_FAILURE); Lambda's 6 MB for the event (500) and the
+authorizer likewise (AUTHORIZER_CONFIGURATION_ERROR); Lambda's 6 MB for the event (500) and the
 answer (502); API Gateway's 10 MB body (413), 10240 header bytes (431) and URL characters
 (414); header values trimmed and repeated headers kept, as the handler's event has them.
 The timeouts come from a template written per test (tiny ones, so the tests stay fast).
@@ -179,7 +179,7 @@ def test_an_authorizer_past_its_timeout_is_authorizer_failure_and_replaced(make_
     fine = [(b"Authorization", b"Bearer fine")]
     assert stack.get("/guarded", fine).status == 200
     failed = stack.get("/guarded", [(b"Authorization", b"Bearer slow")])  # Timeout: 1
-    assert failed.status == 503  # the installed AUTHORIZER_FAILURE, as for one that raised
+    assert failed.status == 503  # AUTHORIZER_CONFIGURATION_ERROR, as for one that raised
     assert "resource_metadata=" in (failed.header("WWW-Authenticate") or "")
     assert stack.get("/guarded", fine).status == 200
     assert stack.functions["AuthFn"].cold_starts == 2

@@ -1,6 +1,6 @@
 """The local gateway is as strict as the deployment: each function cut at its template
 ``Timeout`` (502) or given up at the route's integration timeout (504) and its instance
-replaced, the authorizer likewise (AUTHORIZER_FAILURE), header values trimmed and
+replaced, the authorizer likewise (AUTHORIZER_CONFIGURATION_ERROR), header values trimmed and
 repeated headers kept, and the quotas: URL and header bytes (414/431), a CR/LF/NUL in a
 value (400), Lambda's 6 MB for the event (500) and the answer (502).
 
@@ -285,10 +285,10 @@ def test_a_timeout_below_the_integrations_is_a_502_not_a_504(root: Path):
 # -- the authorizer's timeout ---------------------------------------------------------------
 
 
-def test_an_authorizer_past_its_timeout_is_authorizer_failure_and_replaced(gateway, root):
+def test_an_authorizer_past_its_timeout_fails_closed_and_is_replaced(gateway, root):
     assert get(gateway, "/guarded", token="Bearer fine").status == 200
     failed = get(gateway, "/guarded", token="Bearer slow")  # Timeout: 1 in the template
-    # What an authorizer that raised gets: the installed AUTHORIZER_FAILURE (503).
+    # What an authorizer that raised gets: AUTHORIZER_CONFIGURATION_ERROR, installed as 503.
     assert failed.status == 503
     assert json.loads(failed.body)["error"] == "temporarily_unavailable"
     assert "resource_metadata=" in dict(failed.headers)["WWW-Authenticate"]
