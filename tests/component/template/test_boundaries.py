@@ -51,11 +51,15 @@ def _imports(path: Path) -> set[str]:
 
 
 def _ours(module: str) -> str | None:
-    """The gistgate package a module belongs to (``core``, ``mcp`` …), else None."""
+    """The gistgate package a module belongs to (``core``, ``mcp`` …), else None.
+
+    ``gistgate.__version__`` is a name of the root package (CommonLayer ships it to every
+    function), not a package of its own.
+    """
     parts = module.split(".")
     if parts[0] == "gistgate_dev":
         return "gistgate_dev"
-    if parts[0] != "gistgate" or len(parts) < 2:
+    if parts[0] != "gistgate" or len(parts) < 2 or parts[1] == "__version__":
         return None
     return parts[1]
 

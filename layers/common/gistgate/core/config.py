@@ -21,6 +21,7 @@ __all__ = [
     "LOOPBACK_ORIGINS",
     "MCP_PATH",
     "SUPPORTED_ALGORITHMS",
+    "CredentialMode",
     "IssuerConfig",
     "Settings",
     "SettingsError",

@@ -6,7 +6,7 @@ modes that need a secret should pay it.
 
 from __future__ import annotations
 
-__all__ = ["configured_secret", "get_secret"]
+__all__ = ["SECRET_MAX_AGE", "configured_secret", "get_secret"]
 
 SECRET_MAX_AGE = 300
 
