@@ -7,6 +7,10 @@ the EMF members that Powertools serialises into the same JSON object, so
 CloudWatch extracts the metric from the one line (EMF allows other members)
 and each decision costs one write, not two.
 
+Some metrics are also published without (some of) their dimensions (:data:`ROLLUPS`):
+the alarms need the total of, say, every ``AuthorizerDecision`` with outcome=error,
+whatever its reason, and the one record carries both (a second EMF directive).
+
 A token is only ever identified by the first 8 hex characters of its
 SHA-256: enough to correlate, useless to replay.
 """
@@ -25,7 +29,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from gistgate.core.logformat import EMF_ATTRIBUTE, EmfFragment, LeanJsonFormatter
 
-__all__ = ["SERVICE", "fingerprint", "log_with_metric", "logger"]
+__all__ = ["ROLLUPS", "SERVICE", "fingerprint", "log_with_metric", "logger"]
 
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "gistgate")
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "gistgate")
@@ -45,6 +49,16 @@ def fingerprint(secret: str, digest: bytes | None = None) -> str:
     return (digest or hashlib.sha256(secret.encode()).digest()).hex()[:8]
 
 
+# Extra dimension sets the same EMF record publishes: the totals the alarms and the
+# dashboard read (template.yaml), since CloudWatch does not add a metric up across the
+# values of a dimension by itself. () is the metric with no dimension at all.
+ROLLUPS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "AuthorizerDecision": (("outcome",),),
+    "ToolCalls": ((),),
+    "ToolErrors": ((),),
+}
+
+
 def _serialise(metrics: tuple[str, ...], dimensions: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     for name, value in dimensions:
         _metrics.add_dimension(name=name, value=value)
@@ -53,9 +67,21 @@ def _serialise(metrics: tuple[str, ...], dimensions: tuple[tuple[str, str], ...]
     try:
         # Powertools' TypedDict names only "_aws"; the record also holds the dimensions and
         # the values, so it is handled as the plain dict it is.
-        return dict(_metrics.serialize_metric_set())
+        record: dict[str, Any] = dict(_metrics.serialize_metric_set())
     finally:
         _metrics.clear_metrics()
+    # A second directive (EMF allows several) publishes the same values again under the
+    # rollup dimension sets; Powertools' own directive stays as it was.
+    names = {name for name, _ in dimensions}
+    directive = record["_aws"]["CloudWatchMetrics"][0]
+    rollups: list[list[str]] = []
+    for metric in metrics:
+        for rollup in ROLLUPS.get(metric, ()):
+            if set(rollup) <= names and list(rollup) not in (*directive["Dimensions"], *rollups):
+                rollups.append(list(rollup))
+    if rollups:
+        record["_aws"]["CloudWatchMetrics"].append({**directive, "Dimensions": rollups})
+    return record
 
 
 # Powertools' serialisation of a count is the same for a given metric and dimension

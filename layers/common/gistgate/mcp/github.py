@@ -19,8 +19,10 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit
 
 from gistgate.core.fetch import bounded_transport, within
+from gistgate.core.tracing import annotate, span
 
 if TYPE_CHECKING:
     import httpx
@@ -91,6 +93,11 @@ class GitHubValidation(GitHubError):
 
 class GitHubUnavailable(GitHubError):
     """No usable answer: timeouts, connection errors, 5xx after retries."""
+
+
+def _github_refused(exc: BaseException) -> bool:
+    """GitHub answered 4xx: an error in the trace; no answer or a 5xx is a fault."""
+    return isinstance(exc, GitHubError) and 400 <= exc.status < 500
 
 
 class Page(NamedTuple):
@@ -178,6 +185,7 @@ class GitHubClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._base = api_url.rstrip("/")
+        self._host = urlsplit(self._base).hostname or "GitHub"
         self._total = total_timeout
         self._retries = max_retries
         self._sleep = sleep
@@ -217,7 +225,33 @@ class GitHubClient:
         params: Mapping[str, Any] | None = None,
         basic: tuple[str, str] | None = None,
     ) -> httpx.Response:
-        """One API call with retries; raises a :class:`GitHubError` for any error status."""
+        """One API call with retries; raises a :class:`GitHubError` for any error status.
+
+        Traced: a remote subsegment named for GitHub's host, annotated with the method and
+        the status only (no path, query, body or header reaches the trace).
+        """
+        with span(self._host, namespace="remote", client_error=_github_refused):
+            annotate(http_method=method)
+            try:
+                response = self._request(
+                    method, path, token=token, json=json, params=params, basic=basic
+                )
+            except GitHubError as exc:
+                annotate(http_status=exc.status)
+                raise
+            annotate(http_status=response.status_code)
+            return response
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        basic: tuple[str, str] | None,
+    ) -> httpx.Response:
         import httpx
 
         headers = {"Authorization": f"Bearer {token}"} if token else {}

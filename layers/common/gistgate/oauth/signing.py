@@ -36,6 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from gistgate.core.observability import log_with_metric
+from gistgate.core.tracing import annotate, span
 from gistgate.storage.aws import AwsCallFailed, call
 
 __all__ = [
@@ -169,10 +171,15 @@ class KmsSigner:
         """A compact ES256 JWS of ``claims``, signed by the current key."""
         if not isinstance(typ, str) or not typ:
             raise ValueError("typ must be a non-empty string")
-        key = self._key(self.key_ids[0])
-        header = {"alg": ALG, "typ": typ, "kid": key.kid}
-        signing_input = f"{_segment(header)}.{_segment(claims)}".encode("ascii")
-        signature = _kms_sign(key.key_id, signing_input)
+        try:
+            with span("## kms sign"):
+                key = self._key(self.key_ids[0])
+                header = {"alg": ALG, "typ": typ, "kid": key.kid}
+                signing_input = f"{_segment(header)}.{_segment(claims)}".encode("ascii")
+                signature = _kms_sign(key.key_id, signing_input)
+        except (SigningUnavailable, UnsupportedSigningKey) as exc:
+            _count_failure(exc)
+            raise
         return f"{signing_input.decode('ascii')}.{b64url(signature)}"
 
 
@@ -203,11 +210,25 @@ def _fetch_public_key(key_id: str) -> PublicSigningKey:
     )
 
 
+def _count_failure(exc: Exception) -> None:
+    """The KmsSignFailures metric (template.yaml's KmsSignFailuresAlarm), in its log line.
+
+    The message names only the KMS operation and AWS's error code (see SigningUnavailable).
+    """
+    log_with_metric(
+        "kms sign failed",
+        {"error": type(exc).__name__, "detail": str(exc)},
+        "KmsSignFailures",
+        warning=True,
+    )
+
+
 def _kms_sign(key_id: str, signing_input: bytes) -> bytes:
     if len(signing_input) <= RAW_MESSAGE_LIMIT:
         message, message_type = signing_input, "RAW"
     else:
         message, message_type = hashlib.sha256(signing_input).digest(), "DIGEST"
+    annotate(alg=ALG, message_type=message_type)
     try:
         answer = call(
             "kms",

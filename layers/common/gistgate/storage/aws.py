@@ -11,6 +11,8 @@ import threading
 from functools import cache
 from typing import Any
 
+from gistgate.core.tracing import annotate, span
+
 __all__ = ["AwsCallFailed", "call", "client", "reset"]
 
 _lock = threading.Lock()
@@ -52,13 +54,45 @@ class AwsCallFailed(Exception):
 
 
 def call(service: str, operation: str, **params: Any) -> Any:
-    """``client(service).<operation>(**params)``, every failure as :class:`AwsCallFailed`."""
+    """``client(service).<operation>(**params)``, every failure as :class:`AwsCallFailed`.
+
+    Traced: one subsegment per call, named for the service and annotated with the
+    operation and, on failure, AWS's error code; never a parameter or a result.
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    try:
-        return getattr(client(service), operation)(**params)
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        raise AwsCallFailed(service, operation, code, dict(exc.response)) from None
-    except BotoCoreError as exc:
-        raise AwsCallFailed(service, operation, type(exc).__name__, {}) from None
+    with span(_TRACE_NAMES.get(service, service), namespace="aws", client_error=_client_error):
+        annotate(operation=_operation_name(operation))
+        try:
+            return getattr(client(service), operation)(**params)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            annotate(error_code=code)
+            raise AwsCallFailed(service, operation, code, dict(exc.response)) from None
+        except BotoCoreError as exc:
+            annotate(error_code=type(exc).__name__)
+            raise AwsCallFailed(service, operation, type(exc).__name__, {}) from None
+
+
+# X-Ray's names for the services (its service map groups AWS subsegments by them).
+_TRACE_NAMES = {
+    "dynamodb": "DynamoDB",
+    "kms": "KMS",
+    "secretsmanager": "SecretsManager",
+    "apigateway": "APIGateway",
+}
+# 4xx answers that are load, not the caller's mistake: a fault in the trace.
+_THROTTLING = ("Throttl", "ProvisionedThroughputExceeded", "RequestLimitExceeded", "LimitExceeded")
+
+
+def _operation_name(operation: str) -> str:
+    """boto3's ``get_item`` as the API's ``GetItem``."""
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
+def _client_error(exc: BaseException) -> bool:
+    """An answered 4xx (a failed condition, a missing key) is an error, not a fault."""
+    if not isinstance(exc, AwsCallFailed) or any(t in exc.code for t in _THROTTLING):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return isinstance(status, int) and 400 <= status < 500

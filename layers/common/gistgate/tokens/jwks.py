@@ -14,9 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from gistgate.core.cache import Clock, ExpiringMap, RefreshingCache
 from gistgate.core.fetch import FetchError, request_json
+from gistgate.core.tracing import annotate, span
 from gistgate.tokens.errors import UnknownKid, VerifierUnavailable
 from gistgate.tokens.keys import KeySet, VerificationKey
 
@@ -38,8 +40,14 @@ JWKS_MAX_BYTES = 150_000
 
 
 def fetch_keyset(uri: str) -> KeySet:
-    """Fetch and parse one JWKS (bounded); FetchError or ValueError on failure."""
-    return KeySet.from_document(request_json(uri, timeout=JWKS_TIMEOUT, max_bytes=JWKS_MAX_BYTES))
+    """Fetch and parse one JWKS (bounded); FetchError or ValueError on failure.
+
+    Traced (a remote subsegment annotated with the host only: no path, no query).
+    """
+    with span("JWKS fetch", namespace="remote"):
+        annotate(host=urlsplit(uri).hostname)
+        document = request_json(uri, timeout=JWKS_TIMEOUT, max_bytes=JWKS_MAX_BYTES)
+        return KeySet.from_document(document)
 
 
 class JwksCache:
