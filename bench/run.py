@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import authorizer, local_stack, oauth
+from bench import authorizer, local_stack, oauth, tracing
 from bench import mcp_function as mcp
 from bench.util import ROOT, in_fresh_interpreter
 
@@ -131,6 +131,7 @@ def main() -> None:
             )
         )
 
+    tracing.report(results)
     mcp_benchmarks(results)
     oauth_benchmarks(results)
     local_stack_benchmarks(results)

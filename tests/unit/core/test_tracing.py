@@ -95,7 +95,7 @@ def test_off_outside_lambda_builds_nothing(monkeypatch: pytest.MonkeyPatch) -> N
     ],
 )
 def test_the_decision_follows_powertools_rules(env: dict[str, str], enabled: bool) -> None:
-    assert tracing._enabled_in(env) is enabled
+    assert tracing.enabled_in(env) is enabled
 
 
 def test_an_unsampled_trace_sends_nothing(
@@ -222,7 +222,7 @@ def test_the_provider_is_a_powertools_tracer_provider(traced: Captured) -> None:
     tracer = tracing.tracer()
     assert isinstance(tracer, Tracer)
     assert isinstance(tracer.provider, DaemonProvider)
-    for base, ours in ((BaseProvider, DaemonProvider), (BaseSegment, tracing._Segment)):
+    for base, ours in ((BaseProvider, DaemonProvider), (BaseSegment, tracing.Segment)):
         for name in base.__abstractmethods__:
             assert callable(getattr(ours, name, None)), (ours, name)
             wanted = set(inspect.signature(getattr(base, name)).parameters)
@@ -259,7 +259,7 @@ def test_async_subsegments(traced: Captured) -> None:
     ],
 )
 def test_daemon_address(setting: str | None, address: tuple[str, int]) -> None:
-    assert tracing._daemon_address(setting) == address
+    assert tracing.daemon_address(setting) == address
 
 
 def test_the_emitter_sends_one_datagram_and_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,7 +29,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from gistgate.core.logformat import EMF_ATTRIBUTE, EmfFragment, LeanJsonFormatter
 
-__all__ = ["ROLLUPS", "SERVICE", "fingerprint", "log_with_metric", "logger"]
+__all__ = ["ROLLUPS", "SERVICE", "emf_fragment", "fingerprint", "log_with_metric", "logger"]
 
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "gistgate")
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "gistgate")

@@ -44,8 +44,11 @@ __all__ = [
     "ANNOTATION_KEYS",
     "DaemonProvider",
     "Emitter",
+    "Segment",
     "UdpEmitter",
     "annotate",
+    "daemon_address",
+    "enabled_in",
     "reset",
     "safe_annotation",
     "set_emitter",
@@ -108,7 +111,7 @@ class Emitter(Protocol):
         ...
 
 
-def _daemon_address(setting: str | None) -> tuple[str, int]:
+def daemon_address(setting: str | None) -> tuple[str, int]:
     """``AWS_XRAY_DAEMON_ADDRESS``: ``host:port``, or ``tcp:host:port udp:host:port``."""
     if not setting:
         return _DEFAULT_DAEMON
@@ -127,7 +130,7 @@ class UdpEmitter:
     """The X-Ray daemon's UDP protocol; the socket is opened on the first send."""
 
     def __init__(self, address: str | None = None) -> None:
-        self.address = _daemon_address(
+        self.address = daemon_address(
             address if address is not None else os.environ.get("AWS_XRAY_DAEMON_ADDRESS")
         )
         self._socket: socket.socket | None = None
@@ -147,7 +150,7 @@ class UdpEmitter:
 # The provider and its segments implement Powertools' BaseProvider and BaseSegment by
 # shape, not by inheritance: importing aws_lambda_powertools.tracing.base would be one
 # more module on the authorizer's cold start (the unit tests check the shape).
-class _Segment:
+class Segment:
     """One subsegment: sent as a whole document when it closes."""
 
     def __init__(
@@ -213,7 +216,7 @@ class _Segment:
         self._provider.emit(_HEADER + json.dumps(document, separators=(",", ":")).encode())
 
 
-_current: ContextVar[_Segment | None] = ContextVar("gistgate_trace_segment", default=None)
+_current: ContextVar[Segment | None] = ContextVar("gistgate_trace_segment", default=None)
 
 
 def _trace_context() -> tuple[str, str] | None:
@@ -247,19 +250,19 @@ class DaemonProvider:
     def emit(self, document: bytes) -> None:
         self.emitter.send(document)
 
-    def begin(self, name: str, namespace: str = "") -> _Segment | None:
+    def begin(self, name: str, namespace: str = "") -> Segment | None:
         """A subsegment under the current one (or the function's segment), if sampled."""
         context = _trace_context()
         if context is None:
             return None
         parent = _current.get()
         parent_id = parent.id if parent is not None and parent.trace_id == context[0] else None
-        return _Segment(self, name, context[0], parent_id or context[1], namespace)
+        return Segment(self, name, context[0], parent_id or context[1], namespace)
 
     @contextmanager
     def in_subsegment(
         self, name: str | None = None, **kwargs: Any
-    ) -> Iterator[_Segment | _NoopSegment]:
+    ) -> Iterator[Segment | _NoopSegment]:
         segment = self.begin(name or "subsegment", str(kwargs.get("namespace") or ""))
         if segment is None:
             yield _NOOP_SEGMENT
@@ -277,7 +280,7 @@ class DaemonProvider:
     @asynccontextmanager
     async def in_subsegment_async(
         self, name: str | None = None, **kwargs: Any
-    ) -> AsyncIterator[_Segment | _NoopSegment]:
+    ) -> AsyncIterator[Segment | _NoopSegment]:
         with self.in_subsegment(name, **kwargs) as segment:
             yield segment
 
@@ -287,7 +290,7 @@ class DaemonProvider:
             segment.put_annotation(key, value)
 
     def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
-        """Dropped, like _Segment.put_metadata."""
+        """Dropped, like Segment.put_metadata."""
 
     def patch(self, modules: Sequence[str]) -> None:
         """Nothing is monkey-patched: the call sites open their own spans."""
@@ -328,7 +331,7 @@ class _Span:
         self._name = name
         self._namespace = namespace
         self._client_error = client_error
-        self._segment: _Segment | None = None
+        self._segment: Segment | None = None
         self._token: Any = None
 
     def __enter__(self) -> None:
@@ -372,7 +375,7 @@ _provider: DaemonProvider | None = None
 _emitter: Emitter | None = None
 
 
-def _enabled_in(env: Any) -> bool:
+def enabled_in(env: Any) -> bool:
     """Powertools Tracer's own rule: off when disabled, outside Lambda, or under sam local."""
     if env.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in _TRUE:
         return False
@@ -383,7 +386,7 @@ def tracing_enabled() -> bool:
     """Decided once per process from the environment (``reset`` decides again)."""
     global _enabled
     if _enabled is None:
-        _enabled = _enabled_in(os.environ)
+        _enabled = enabled_in(os.environ)
     return _enabled
 
 
