@@ -25,7 +25,8 @@ export PYTHON313
 
 help:
 	@echo "make dev       the local stack on http://127.0.0.1:3000 (no Docker): PORT=, AUTH_MODE=, ..."
-	@echo "make test      lint, unit + component + e2e tests, sam validate --lint, sam build"
+	@echo "make test      lint, unit + component + e2e tests, sam validate --lint, checkov, sam build"
+	@echo "make checkov   checkov's CloudFormation checks of template.yaml (0 failed)"
 	@echo "make unit      the fast tests, in seconds: no servers, no moto, no network"
 	@echo "make component, make e2e   the other tiers: tests/component, tests/e2e"
 	@echo "make build     sam build (python3.13/arm64 layers, no Docker needed)"
@@ -50,6 +51,16 @@ $(VENV_SAM)/.installed:
 	$(PYTHON) -m venv $(VENV_SAM)
 	$(VENV_SAM)/bin/pip install -q --upgrade pip
 	$(VENV_SAM)/bin/pip install -q 'aws-sam-cli>=1.130,<2'
+	touch $@
+
+# checkov pins its own dependency tree too: its own venv, like SAM CLI's (the .gitignore
+# inside keeps it out of git).
+VENV_CHECKOV := .venv-checkov
+$(VENV_CHECKOV)/.installed:
+	$(PYTHON) -m venv $(VENV_CHECKOV)
+	echo '*' > $(VENV_CHECKOV)/.gitignore
+	$(VENV_CHECKOV)/bin/pip install -q --upgrade pip
+	$(VENV_CHECKOV)/bin/pip install -q 'checkov>=3.2,<4'
 	touch $@
 
 # The real peers of the end-to-end tests (tests/interop/package.json): node oidc-provider,
@@ -89,6 +100,14 @@ e2e: $(VENV)/.installed $(INTEROP)/node_modules/.installed
 
 validate: $(VENV_SAM)/.installed
 	$(SAM) validate --lint --region $(REGION)
+
+# checkov's CloudFormation checks on template.yaml must report 0 failed: a check that does
+# not apply is skipped on its resource, with the reason beside it (Metadata: checkov: skip).
+# --skip-download: nothing is fetched from Prisma Cloud (no guidelines, no platform).
+.PHONY: checkov
+checkov: $(VENV_CHECKOV)/.installed
+	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation \
+		--skip-download --compact --quiet
 
 build: $(VENV_SAM)/.installed layer-toolchain
 	@test -n "$(PYTHON313)" || echo "note: no Python 3.13 found; layers are built without .pyc"
@@ -149,7 +168,7 @@ reproducible:
 	diff $(REPRO)/layers.1 $(REPRO)/layers.2
 	@echo "reproducible: same locks, and $$(wc -l < $(REPRO)/layers.1) layer files identical in two clean builds"
 
-test: lint unit component e2e validate build
+test: lint unit component e2e validate checkov build
 
 # The whole product on loopback: the real handlers behind a local API Gateway, moto, and a
 # fake GitHub. Settings come from the environment (`make dev AUTH_MODE=jwt OAUTH_ISSUER=...`).
