@@ -172,10 +172,10 @@ build-$(LAYER):
 """
 
 
-def sam_build(project: Path) -> tuple[str, str]:
+def sam_build(sam: Path, project: Path) -> tuple[str, str]:
     """`sam build --cached` in ``project``: SAM's log and the layer it built."""
     done = subprocess.run(
-        [str(SAM), "build", "--cached", "--region", "us-east-1"],
+        [str(sam), "build", "--cached", "--region", "us-east-1"],
         cwd=project,
         env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
         capture_output=True,
@@ -188,9 +188,22 @@ def sam_build(project: Path) -> tuple[str, str]:
     return done.stdout + done.stderr, built
 
 
+@pytest.fixture(scope="module")
+def sam() -> Path:
+    """aws-sam-cli's venv; `make test` installs it for the validate and build steps, after
+    this tier, so a fresh clone installs it here."""
+    if not SAM.exists():
+        subprocess.run(
+            ["make", "-s", "-C", str(ROOT), ".venv-sam/.installed"],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
+    return SAM
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not SAM.exists(), reason="aws-sam-cli is installed by make validate/build")
-def test_sam_build_rebuilds_a_layer_whose_shared_recipe_changed(tmp_path: Path) -> None:
+def test_sam_build_rebuilds_a_layer_whose_shared_recipe_changed(sam: Path, tmp_path: Path) -> None:
     layers = tmp_path / "layers"
     (layers / "tiny").mkdir(parents=True)
     (tmp_path / "template.yaml").write_text(TINY_TEMPLATE)
@@ -199,7 +212,7 @@ def test_sam_build_rebuilds_a_layer_whose_shared_recipe_changed(tmp_path: Path) 
     (layers / "shared.mk").write_text(SHARED_RECIPE.format(version="recipe 1"))
     (layers / "tiny" / "shared.mk").symlink_to("../shared.mk")
 
-    log, built = sam_build(tmp_path)
+    log, built = sam_build(sam, tmp_path)
     assert built == "recipe 1\nlock 1\n"
     # The hash computed here is SAM's own: the recipe-input tests above rest on it.
     assert (
@@ -207,17 +220,17 @@ def test_sam_build_rebuilds_a_layer_whose_shared_recipe_changed(tmp_path: Path) 
         in (tmp_path / ".aws-sam/build.toml").read_text()
     )
 
-    log, built = sam_build(tmp_path)
+    log, built = sam_build(sam, tmp_path)
     assert "Valid cache found" in log  # the cache is in use: nothing changed
     assert built == "recipe 1\nlock 1\n"
 
     (layers / "shared.mk").write_text(SHARED_RECIPE.format(version="recipe 2"))
-    log, built = sam_build(tmp_path)
+    log, built = sam_build(sam, tmp_path)
     assert "Cache is invalid" in log
     assert built == "recipe 2\nlock 1\n"
 
     (layers / "tiny" / "requirements-lock.txt").write_text("lock 2\n")
-    log, built = sam_build(tmp_path)
+    log, built = sam_build(sam, tmp_path)
     assert "Cache is invalid" in log
     assert built == "recipe 2\nlock 2\n"
 
