@@ -134,7 +134,7 @@ layer-toolchain:
 # newest allowed. uv lives in its own venv (.venv-lock), pinned.
 VENV_LOCK := .venv-lock
 UV := $(VENV_LOCK)/bin/uv
-DEPS_LAYERS := authorizer-deps core-deps mcp-deps
+DEPS_LAYERS := $(notdir $(patsubst %/,%,$(dir $(wildcard layers/*/requirements.txt))))
 UV_COMPILE = $(UV) pip compile --quiet --generate-hashes --python-platform aarch64-manylinux2014 \
 	--python-version 3.13 --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 

@@ -14,6 +14,7 @@ import re
 import tomllib
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.markers import Marker
@@ -23,7 +24,7 @@ from packaging.utils import canonicalize_name
 from tests.component.template.cfn import ROOT
 
 SERVER_LOCK = ROOT / "layers" / "server-lock.txt"
-DEPS_LAYERS = ["authorizer-deps", "core-deps", "mcp-deps"]
+DEPS_LAYERS = sorted(path.parent.name for path in (ROOT / "layers").glob("*/requirements.txt"))
 # The environment the locks are resolved for: Lambda's python3.13 on arm64.
 RUNTIME = {
     "python_version": "3.13",
@@ -151,3 +152,16 @@ def test_layers_install_their_lock_with_hashes_and_nothing_else() -> None:
     assert "--no-deps" in install
     assert '-r "$(HERE)/requirements-lock.txt"' in install
     assert "requirements.txt" not in install
+
+
+def test_every_dependency_layer_has_a_lock(template: dict[str, Any]) -> None:
+    """The layers built by pydeps.mk are the folders `make lock` and these tests cover."""
+    folders = {
+        Path(layer["Properties"]["ContentUri"]).name
+        for layer in template["Resources"].values()
+        if layer["Type"] == "AWS::Serverless::LayerVersion"
+        and "pydeps.mk" in (ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+    }
+    assert folders == set(DEPS_LAYERS) == {"authorizer-deps", "core-deps", "mcp-deps"}
+    for folder in folders:
+        assert (ROOT / "layers" / folder / "requirements-lock.txt").is_file(), folder
