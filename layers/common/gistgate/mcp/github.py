@@ -36,6 +36,7 @@ __all__ = [
     "GitHubUnauthorized",
     "GitHubUnavailable",
     "GitHubValidation",
+    "Page",
 ]
 
 API_VERSION = "2022-11-28"
