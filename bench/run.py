@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import authorizer, local_stack, oauth, tracing
+from bench import authorizer, capacity, local_stack, oauth, tracing
 from bench import mcp_function as mcp
 from bench.util import ROOT, in_fresh_interpreter
 
@@ -135,6 +135,7 @@ def main() -> None:
     mcp_benchmarks(results)
     oauth_benchmarks(results)
     local_stack_benchmarks(results)
+    capacity.bench(results)
 
     out = ROOT / ".bench" / "results.json"
     out.parent.mkdir(exist_ok=True)
