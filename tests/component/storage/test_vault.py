@@ -40,8 +40,8 @@ def test_connected_as_is_read_once_per_minute(vault: TokenVault, reads: list[str
 
 
 def test_a_grant_linked_elsewhere_is_seen_on_the_next_call(vault: TokenVault, aws: Any) -> None:
-    """"Not connected" is never remembered: the user who just linked GitHub in the browser
-    (the OAuth function wrote the grant) is served with it at once."""
+    """A "not connected" answer is never remembered: the user who just linked GitHub in the
+    browser (the OAuth function wrote the grant) is served with it at once."""
     assert vault.status("github|3") is None
     assert vault.get("github|3") is None
     TokenVault(aws.table, aws.token_key).put("github|3", GitHubGrant("gho_y", "hubot", 3))
