@@ -70,6 +70,15 @@ def _switch(mode: str, emitter: CountingEmitter) -> None:
 
 def warm() -> dict[str, Any]:
     """The warm ES256 decision, per mode, in alternating batches of 250 calls."""
+    saved = dict(os.environ)
+    try:
+        return _warm()
+    finally:  # the later sections (and their fresh interpreters) see the environment as it was
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _warm() -> dict[str, Any]:
     from gistgate.core import tracing
 
     key = make_key("ES256", "ec-1")
