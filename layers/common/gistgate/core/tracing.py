@@ -4,7 +4,7 @@ Why not Powertools' default provider (the X-Ray SDK): ``aws-xray-sdk`` brings ``
 and ``botocore`` (0.35 MB + 16.9 MB of wheels for python3.13/arm64), and the authorizer's
 artifact is 5.95 MB of its 6 MB budget; importing ``aws_xray_sdk.core`` also adds to every
 cold start (``make bench``). Powertools' documented extension point is the ``provider``
-argument of ``Tracer``; :class:`DaemonProvider` is ~150 lines of the standard library that
+argument of ``Tracer``; :class:`DaemonProvider` uses the standard library alone and
 writes what the SDK would: one subsegment document per span, sent whole over UDP to the
 Lambda's X-Ray daemon (``AWS_XRAY_DAEMON_ADDRESS``), under the invocation's trace
 (``_X_AMZN_TRACE_ID``), only when that trace is sampled.
