@@ -37,6 +37,9 @@ def _token_event(form: dict[str, str]) -> dict[str, Any]:
 
 def token_endpoint() -> dict[str, Any]:
     """p50/p99 of authorization_code and refresh_token grants through the handler."""
+    # The base URL comes from each event (the default execute-api URL), as deployed: an
+    # earlier section's PUBLIC_BASE_URL would move the token endpoint the assertions name.
+    os.environ.pop("PUBLIC_BASE_URL", None)
     os.environ.update(
         AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench"
     )
