@@ -765,6 +765,13 @@ class LocalGateway:
         self._integrations.shutdown(wait=False, cancel_futures=True)
 
 
+class _Server(ThreadingHTTPServer):
+    """socketserver's listen backlog is 5: twenty clients connecting at once overflow it and
+    the kernel drops their handshakes. API Gateway refuses no connection at that rate."""
+
+    request_queue_size = 128
+
+
 class GatewayServer:
     """The gateway on a loopback HTTP port (threads: concurrent requests, as API Gateway)."""
 
@@ -820,7 +827,7 @@ class GatewayServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _Server((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
