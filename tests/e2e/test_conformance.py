@@ -58,6 +58,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from tests.fixtures.load import client_token
 from tests.fixtures.node import node_version
 from tests.fixtures.oauth_stack import Browser
 
@@ -212,19 +213,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Suite:
 def token(dev_stack: Any) -> str:
     """An access token for the dev client (client_credentials, HTTP Basic), as any
     confidential client gets one."""
-    client = dev_stack.dev_client
-    response = httpx.post(
-        client["token_endpoint"],
-        data={
-            "grant_type": "client_credentials",
-            "scope": client["scope"],
-            "resource": client["resource"],
-        },
-        auth=(client["client_id"], client["client_secret"]),
-        timeout=30,
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
+    return client_token(dev_stack.dev_client)
 
 
 @pytest.fixture(scope="module")

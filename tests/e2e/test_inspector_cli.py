@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 
+from tests.fixtures.load import client_token
 from tests.fixtures.node import node_version
 
 INTEROP = Path(__file__).resolve().parents[1] / "interop"
@@ -124,19 +124,7 @@ def inspector(tmp_path_factory: pytest.TempPathFactory) -> Run:
 @pytest.fixture(scope="module")
 def token(dev_stack: Any) -> str:
     """An access token for the dev client (client_credentials, HTTP Basic)."""
-    client = dev_stack.dev_client
-    response = httpx.post(
-        client["token_endpoint"],
-        data={
-            "grant_type": "client_credentials",
-            "scope": client["scope"],
-            "resource": client["resource"],
-        },
-        auth=(client["client_id"], client["client_secret"]),
-        timeout=30,
-    )
-    response.raise_for_status()
-    return response.json()["access_token"]
+    return client_token(dev_stack.dev_client)
 
 
 def result_of(process: subprocess.CompletedProcess[str]) -> dict[str, Any]:
