@@ -1,7 +1,8 @@
-"""``gistgate token``: an OAuth 2.0 client-credentials token for machine clients.
+"""``gistgate token``: an OAuth 2.0 access token for machine clients and scripts.
 
 Scripts and agents that call an MCP server need a bearer token; this fetches
-one from any token endpoint (RFC 6749 §4.4) and caches it on disk, so that
+one from any token endpoint (client credentials, RFC 6749 §4.4; or an enterprise
+IdP's ID-JAG with the jwt-bearer grant, RFC 7523 §2.1) and caches it on disk, so that
 ``Authorization: Bearer $(gistgate token ...)`` in a loop costs one request per
 token lifetime, not one per call. The client secret and the tokens are never
 put into an error message: errors are printed, and printed text ends up in
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote_plus
@@ -46,6 +47,10 @@ SECRET_ENV = "GISTGATE_CLIENT_SECRET"  # noqa: S105 - a variable name, not a sec
 DEV_CLIENT_FILE = Path(".gistgate") / "dev-client.json"
 DEV_PORT = 3000
 CACHE_VERSION = 1
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a URN, not a secret
+ID_JAG_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id-jag"  # noqa: S105 - a URN, not a secret
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105 - a URN, not a secret
 
 
 class TokenError(Exception):
@@ -73,12 +78,16 @@ class ClientConfig:
     scope: str | None = None
     resource: str | None = None
     auth: AuthMethod = "basic"
+    # The jwt-bearer grant: where the ID-JAG comes from (called only on a cache miss),
+    # and what it stands for in the cache key (never the assertion itself).
+    assertion: Callable[[], str] | None = None
+    assertion_key: str = ""
 
     def __repr__(self) -> str:  # the dataclass default would print the secret
         return (
             f"ClientConfig(token_endpoint={self.token_endpoint!r}, client_id={self.client_id!r}, "
             f"client_secret='***', scope={self.scope!r}, resource={self.resource!r}, "
-            f"auth={self.auth!r})"
+            f"auth={self.auth!r}, assertion={'***' if self.assertion else None})"
         )
 
 
@@ -114,6 +123,7 @@ def cache_key(config: ClientConfig) -> str:
             scope,
             config.resource or "",
             hashlib.sha256(config.client_secret.encode()).hexdigest(),
+            config.assertion_key,
         ]
     )
     return hashlib.sha256(material.encode()).hexdigest()
@@ -257,6 +267,8 @@ class TokenManager:
     def _request(self) -> dict[str, Any]:
         config = self.config
         form = {"grant_type": "client_credentials"}
+        if config.assertion is not None:
+            form = {"grant_type": JWT_BEARER, "assertion": config.assertion()}
         if config.scope:
             form["scope"] = config.scope
         if config.resource:
@@ -277,15 +289,7 @@ class TokenManager:
             headers=headers,
         )
         document = _json_object(body)
-        if document is not None and isinstance(document.get("error"), str):
-            description = document.get("error_description")
-            raise OAuthError(
-                _one_line(document["error"], config.client_secret),
-                _one_line(description, config.client_secret)
-                if isinstance(description, str)
-                else None,
-                status,
-            )
+        _raise_oauth_error(document, status, config.client_secret, form.get("assertion"))
         if status != 200:
             raise TokenError(f"token endpoint {config.token_endpoint} answered HTTP {status}")
         if document is None:
@@ -296,6 +300,57 @@ class TokenManager:
         # client_credentials has no use for a refresh token (RFC 6749 §4.4.3); not kept.
         document.pop("refresh_token", None)
         return document
+
+
+def _raise_oauth_error(document: dict[str, Any] | None, status: int, *secrets: str | None) -> None:
+    """An RFC 6749 §5.2 error answer as :class:`OAuthError`, with ``secrets`` blanked."""
+    if document is None or not isinstance(document.get("error"), str):
+        return
+    description = document.get("error_description")
+    raise OAuthError(
+        _one_line(document["error"], *secrets),
+        _one_line(description, *secrets) if isinstance(description, str) else None,
+        status,
+    )
+
+
+def enterprise_assertion(
+    http: httpx.Client, enterprise: Mapping[str, str], audience: str, resource: str, scope: str
+) -> str:
+    """An ID-JAG from the local enterprise IdP of ``make dev``: sign in as its dev user,
+    then the RFC 8693 token exchange (what an MCP client does at a real IdP)."""
+    issuer = enterprise["idp_issuer"]
+    check_outbound_url(issuer)
+    idp_id, idp_secret = enterprise["idp_client_id"], enterprise["idp_client_secret"]
+    status, body = _exchange(
+        http,
+        "POST",
+        f"{issuer}/login",
+        timeout=TIMEOUT,
+        form={"sub": enterprise["subject"], "client_id": idp_id},
+    )
+    login = _json_object(body) or {}
+    if status != 200 or not isinstance(login.get("id_token"), str):
+        raise TokenError(f"the enterprise IdP {issuer} did not sign the dev user in")
+    form = {
+        "grant_type": TOKEN_EXCHANGE,
+        "requested_token_type": ID_JAG_TOKEN_TYPE,
+        "subject_token": login["id_token"],
+        "subject_token_type": ID_TOKEN_TYPE,
+        "audience": audience,
+        "resource": resource,
+        "scope": scope,
+        "client_id": idp_id,
+        "client_secret": idp_secret,
+    }
+    status, body = _exchange(
+        http, "POST", f"{issuer}/token", timeout=TIMEOUT, secret=idp_secret, form=form
+    )
+    answer = _json_object(body)
+    _raise_oauth_error(answer, status, idp_secret, login["id_token"])
+    if answer is None or not isinstance(answer.get("access_token"), str):
+        raise TokenError(f"the enterprise IdP {issuer} issued no ID-JAG")
+    return str(answer["access_token"])
 
 
 def _exchange(
@@ -431,6 +486,17 @@ def add_parser(subparsers: Any) -> None:
         metavar="N",
         help=f"with --dev: the local stack's port (default {DEV_PORT})",
     )
+    grant = parser.add_mutually_exclusive_group()
+    grant.add_argument(
+        "--id-jag",
+        metavar="JWT",
+        help="trade this ID-JAG from an enterprise IdP (jwt-bearer grant); - reads stdin",
+    )
+    grant.add_argument(
+        "--enterprise",
+        action="store_true",
+        help="with --dev: get an ID-JAG from make dev's local enterprise IdP and trade it",
+    )
     parser.set_defaults(run=run)
 
 
@@ -452,6 +518,11 @@ def _dev_settings(port: int | None) -> dict[str, str]:
         for k in ("client_id", "client_secret", "token_endpoint", "scope", "resource")
         if isinstance(v := document.get(k), str) and v
     }
+    enterprise = document.get("enterprise")
+    if isinstance(enterprise, dict):
+        for name, value in enterprise.items():
+            if isinstance(value, str):
+                settings[f"enterprise_{name}"] = value
     if port is not None or "token_endpoint" not in settings:
         settings["token_endpoint"] = f"http://127.0.0.1:{port or DEV_PORT}/oauth/token"
     return settings
@@ -460,7 +531,11 @@ def _dev_settings(port: int | None) -> dict[str, str]:
 def _config(args: argparse.Namespace, http: httpx.Client) -> ClientConfig:
     if args.port is not None and not args.dev:
         raise TokenError("--port only applies with --dev")
+    if args.enterprise and not args.dev:
+        raise TokenError("--enterprise only applies with --dev")
     dev = _dev_settings(args.port) if args.dev else {}
+    if args.id_jag or args.enterprise:
+        dev = _enterprise_client(dev)
     endpoint: str | None
     if args.issuer:
         endpoint = discover_token_endpoint(args.issuer)
@@ -474,7 +549,7 @@ def _config(args: argparse.Namespace, http: httpx.Client) -> ClientConfig:
     secret = args.client_secret or dev.get("client_secret") or os.environ.get(SECRET_ENV)
     if not secret:
         raise TokenError(f"give the client secret in ${SECRET_ENV} (or --client-secret)")
-    return ClientConfig(
+    config = ClientConfig(
         token_endpoint=endpoint,
         client_id=client_id,
         client_secret=secret,
@@ -482,6 +557,38 @@ def _config(args: argparse.Namespace, http: httpx.Client) -> ClientConfig:
         resource=args.resource if args.resource is not None else dev.get("resource"),
         auth=args.auth or "basic",
     )
+    if args.id_jag:
+        given = sys.stdin.read().strip() if args.id_jag == "-" else args.id_jag.strip()
+        digest = hashlib.sha256(given.encode()).hexdigest()
+        return replace(config, assertion=lambda: given, assertion_key=f"id-jag:{digest}")
+    if args.enterprise:
+        if "enterprise_idp_issuer" not in dev:
+            raise TokenError(
+                "the dev stack runs no enterprise IdP: start it with "
+                "`make dev EMA_TRUSTED_ISSUERS=local`"
+            )
+        enterprise = {
+            k[len("enterprise_") :]: v for k, v in dev.items() if k.startswith("enterprise_")
+        }
+        audience = endpoint.rsplit("/oauth/token", 1)[0]
+        resource, scope = config.resource or f"{audience}/mcp", config.scope or ""
+        return replace(
+            config,
+            assertion=lambda: enterprise_assertion(http, enterprise, audience, resource, scope),
+            assertion_key=f"enterprise:{enterprise.get('subject', '')}",
+        )
+    return config
+
+
+def _enterprise_client(dev: dict[str, str]) -> dict[str, str]:
+    """With --dev, the jwt-bearer grant uses the dev stack's enterprise client."""
+    if "enterprise_client_id" not in dev:
+        return dev
+    return {
+        **dev,
+        "client_id": dev["enterprise_client_id"],
+        "client_secret": dev["enterprise_client_secret"],
+    }
 
 
 def run(args: argparse.Namespace) -> int:

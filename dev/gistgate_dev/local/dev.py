@@ -31,6 +31,7 @@ from gistgate_dev.local.intrinsics import Evaluator
 from gistgate_dev.local.template import load_template
 
 if TYPE_CHECKING:
+    from gistgate_dev.local.enterprise_idp import EnterpriseIdp
     from gistgate_dev.local.fake_github import FakeGitHub
     from gistgate_dev.local.moto_server import SerialMotoServer
 
@@ -39,6 +40,11 @@ REGION = "us-east-1"
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 DEV_CLIENT_FILE = Path(".gistgate") / "dev-client.json"
 DEV_USER = ("octocat", 583231)
+# EMA_TRUSTED_ISSUERS=local: start the local enterprise IdP and trust it (its URL replaces
+# the keyword). Its dev user is the subject of the ID-JAGs `gistgate token --dev
+# --enterprise` obtains.
+LOCAL_IDP = "local"
+ENTERPRISE_DEV_USER = "alice@example.com"
 # Variables only the local stack sets (the deployment reads these from Secrets Manager).
 LOCAL_ONLY = (
     "GITHUB_OAUTH_CLIENT_SECRET",
@@ -81,9 +87,11 @@ class DevStack:
         self.root = root or _root()
         self.client_file = client_file
         self.github: FakeGitHub | None = None
+        self.enterprise_idp: EnterpriseIdp | None = None
+        self.enterprise_client: dict[str, str] = {}
         self.moto: SerialMotoServer | None = None
         self.server: GatewayServer | None = None
-        self.dev_client: dict[str, str] = {}
+        self.dev_client: dict[str, Any] = {}
         self.started_in = 0.0
         self.service_token = ""
         self.resources: dict[str, str] = {}  # logical id -> physical id in moto
@@ -166,6 +174,7 @@ class DevStack:
         from gistgate_dev.local.workers import process_function
 
         began = time.perf_counter()
+        self._enterprise_idp()
         template = load_template(self.root / "template.yaml")
         aws, refs = self._aws(template)
         self.resources = refs
@@ -221,6 +230,46 @@ class DevStack:
         self.started_in = time.perf_counter() - began
         return self
 
+    def _enterprise_idp(self) -> None:
+        """``EMA_TRUSTED_ISSUERS=local``: the local enterprise IdP, trusted by its URL."""
+        issuers = [i.strip() for i in self.env.get("EMA_TRUSTED_ISSUERS", "").split(",")]
+        if LOCAL_IDP not in issuers:
+            return
+        from gistgate_dev.local.enterprise_idp import EnterpriseIdp
+
+        self.enterprise_idp = EnterpriseIdp().start()
+        issuers = [self.enterprise_idp.issuer if i == LOCAL_IDP else i for i in issuers]
+        self.env["EMA_TRUSTED_ISSUERS"] = ",".join(i for i in issuers if i)
+
+    def _register_enterprise_client(self, base: str) -> dict[str, str]:
+        """A confidential jwt-bearer client, registered with the initial access token and
+        mapped at the local IdP (what an IdP administrator configures)."""
+        import httpx
+
+        assert self.enterprise_idp is not None
+        response = httpx.post(
+            f"{base}/oauth/register",
+            json={
+                "client_name": "gistgate dev enterprise client",
+                "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
+                "token_endpoint_auth_method": "client_secret_basic",
+                "scope": "read:gists write:gists",
+            },
+            headers={"Authorization": f"Bearer {self._iat}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        answer = response.json()
+        at_idp = self.enterprise_idp.add_client(answer["client_id"])
+        return {
+            "client_id": answer["client_id"],
+            "client_secret": answer["client_secret"],
+            "idp_issuer": self.enterprise_idp.issuer,
+            "idp_client_id": at_idp.client_id,
+            "idp_client_secret": at_idp.client_secret,
+            "subject": ENTERPRISE_DEV_USER,
+        }
+
     def _put_service_token(self, aws: dict[str, str], refs: dict[str, str]) -> None:
         import boto3
 
@@ -259,6 +308,9 @@ class DevStack:
             "scope": "read:gists write:gists",
             "resource": f"{base}/mcp",
         }
+        if self.enterprise_idp is not None:
+            self.enterprise_client = self._register_enterprise_client(base)
+            self.dev_client["enterprise"] = self.enterprise_client
         if self.client_file is not None:
             self.client_file.parent.mkdir(mode=0o700, exist_ok=True)
             fd = os.open(self.client_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -274,6 +326,8 @@ class DevStack:
             self.server.stop()
         if self.github is not None:
             self.github.stop()
+        if self.enterprise_idp is not None:
+            self.enterprise_idp.stop()
         if self.moto is not None:
             self.moto.stop()
 
@@ -305,6 +359,13 @@ class DevStack:
                 "  npx @modelcontextprotocol/inspector --cli " + mcp + " --transport http \\",
                 "    --stored-auth-only --method tools/list \\",
                 f'    --header "Authorization: Bearer $({token})"',
+            ]
+        if self.enterprise_idp is not None and self.auth_mode == "builtin":
+            lines += [
+                "",
+                f"Enterprise IdP  {self.enterprise_idp.issuer} (ID-JAGs for {ENTERPRISE_DEV_USER})",
+                "A token by the ID-JAG grant (the IdP's token exchange, then ours):",
+                f"  {token} --enterprise",
             ]
         lines += [
             "",

@@ -17,6 +17,7 @@ from gistgate.core.netguard import UnsafeUrlError, check_outbound_url
 __all__ = [
     "AUTH_MODES",
     "DEFAULT_ALGORITHMS",
+    "EMA_SUBJECT_MODES",
     "IDP_PRESETS",
     "LOOPBACK_ORIGINS",
     "MCP_PATH",
@@ -60,6 +61,9 @@ _SECRET_FIELDS = (
     "request_state_secret",
 )
 UPSTREAM_IDPS: tuple[str, ...] = ("github", "oidc")
+# How an enterprise IdP's subject becomes ours (oauth/id_jag.py): ``issuer`` =
+# ``ema|<issuer id>|<sub>``; ``subject`` = ``ema|<sub>`` (one trusted issuer only).
+EMA_SUBJECT_MODES: tuple[str, ...] = ("issuer", "subject")
 DEFAULT_GITHUB_WEB_URL = "https://github.com"
 
 
@@ -141,6 +145,15 @@ class Settings(NamedTuple):
     admin_subjects: tuple[str, ...] = ()
     initial_access_token: str | None = None
     initial_access_token_arn: str | None = None
+    # Enterprise-managed authorization (the ID-JAG grant): the IdPs whose assertions the
+    # builtin server trades for tokens, their JWKS URIs (None: from their metadata), how
+    # their subjects map to ours, the longest assertion lifetime accepted, and whether
+    # the grant may start a refresh-token family.
+    ema_trusted_issuers: tuple[str, ...] = ()
+    ema_jwks_uris: tuple[str | None, ...] = ()
+    ema_subject_mode: str = "issuer"
+    ema_max_assertion_lifetime: int = 300
+    ema_refresh_tokens: bool = False
 
     def __repr__(self) -> str:
         """Like the default, with every secret-valued setting masked."""
@@ -200,6 +213,39 @@ def _issuers(env: Mapping[str, str]) -> tuple[IssuerConfig, ...]:
             _url(env, "OAUTH_JWKS_URI", jwks_uri)
         result.append(IssuerConfig(issuer, jwks_uri, _split(audiences or "")))
     return tuple(result)
+
+
+def _enterprise(
+    env: Mapping[str, str], mode: str
+) -> tuple[tuple[str, ...], tuple[str | None, ...], str]:
+    """EMA_TRUSTED_ISSUERS (exact URLs), EMA_JWKS_URIS (in issuer order) and
+    EMA_SUBJECT_MODE."""
+    issuers = _split(_get(env, "EMA_TRUSTED_ISSUERS") or "")
+    for issuer in issuers:
+        _url(env, "EMA_TRUSTED_ISSUERS", issuer)
+    if len(set(issuers)) != len(issuers):
+        raise SettingsError("EMA_TRUSTED_ISSUERS", "lists an issuer twice")
+    if issuers and mode != "builtin":
+        raise SettingsError("EMA_TRUSTED_ISSUERS", "needs AUTH_MODE=builtin")
+    raw = _get(env, "EMA_JWKS_URIS")
+    jwks: tuple[str | None, ...] = (None,) * len(issuers)
+    if raw is not None:
+        parts = [p.strip() or None for p in raw.split(",")]
+        if len(parts) != len(issuers):
+            raise SettingsError(
+                "EMA_JWKS_URIS",
+                f"has {len(parts)} entries but EMA_TRUSTED_ISSUERS has {len(issuers)}",
+            )
+        for uri in parts:
+            if uri:
+                _url(env, "EMA_JWKS_URIS", uri)
+        jwks = tuple(parts)
+    subject_mode = _choice(env, "EMA_SUBJECT_MODE", "issuer", EMA_SUBJECT_MODES)
+    if subject_mode == "subject" and len(issuers) > 1:
+        raise SettingsError(
+            "EMA_SUBJECT_MODE", "subject maps one issuer only (two IdPs may share a subject)"
+        )
+    return issuers, jwks, subject_mode
 
 
 def _algorithms(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -310,6 +356,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     elif mode == "introspection":
         raise SettingsError("OAUTH_INTROSPECTION_URL", "is required when AUTH_MODE=introspection")
     token_type = _get(env, "OAUTH_TOKEN_TYPE")
+    ema_issuers, ema_jwks, ema_subject_mode = _enterprise(env, mode)
     return Settings(
         auth_mode=mode,  # type: ignore[arg-type]
         issuers=issuers,
@@ -365,6 +412,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         admin_subjects=_split(_get(env, "OAUTH_ADMIN_SUBJECTS") or ""),
         initial_access_token=_get(env, "OAUTH_INITIAL_ACCESS_TOKEN"),
         initial_access_token_arn=_get(env, "OAUTH_INITIAL_ACCESS_TOKEN_ARN"),
+        ema_trusted_issuers=ema_issuers,
+        ema_jwks_uris=ema_jwks,
+        ema_subject_mode=ema_subject_mode,
+        ema_max_assertion_lifetime=_int(env, "EMA_MAX_ASSERTION_LIFETIME", 300, 30, 3600),
+        ema_refresh_tokens=_flag(env, "EMA_REFRESH_TOKENS", False),
     )
 
 

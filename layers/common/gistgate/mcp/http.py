@@ -120,7 +120,7 @@ class McpEndpoint:
     def __init__(self, settings: Settings, server: MCPServer) -> None:
         self._settings = settings
         # Tools only, advertised as such at every revision (gistgate/mcp/server.py).
-        self._low = serve(server)
+        self._low = serve(server, settings)
         # Our own Origin check replaces the SDK's Host/Origin guard (see module doc).
         self._security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
 

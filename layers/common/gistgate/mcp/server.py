@@ -18,6 +18,8 @@ request then never ends (Mangum buffers the whole response until the function ti
   ``isError``: retrying cannot fix it, and for a client that cached ``tools/list`` it is
   the signal that its copy is stale (server/utilities/caching).
 * ``tools/list`` and ``server/discover`` carry a deliberate cache hint, :data:`LIST_CACHE`.
+* Extensions (SEP-2133) are advertised under ``capabilities.extensions``: only
+  :data:`ENTERPRISE_AUTH`, and only when the deployment trusts an enterprise IdP.
 
 The order of ``tools/list`` is registration order (``gistgate.mcp.tools``: the account
 tools, ``whoami`` first, then the gist tools), fixed by the code and the same in every
@@ -42,7 +44,12 @@ if TYPE_CHECKING:
     from mcp.server.lowlevel.server import RequestHandler
     from mcp.server.mcpserver import MCPServer
 
-__all__ = ["LIST_CACHE", "SERVED_METHODS", "serve"]
+    from gistgate.core.config import Settings
+
+__all__ = ["ENTERPRISE_AUTH", "LIST_CACHE", "SERVED_METHODS", "extensions", "serve"]
+
+# Enterprise-managed authorization: the authorization server takes ID-JAGs (no settings).
+ENTERPRISE_AUTH = "io.modelcontextprotocol/enterprise-managed-authorization"
 
 # The spec methods gistgate answers; ``initialize`` (2025 revisions) is the SDK runner's own.
 SERVED_METHODS = frozenset({"ping", "server/discover", "tools/list", "tools/call"})
@@ -75,12 +82,19 @@ class _KnownToolsOnly:
         return await self.handler(ctx, params)
 
 
-def serve(server: MCPServer) -> Server[Any]:
-    """The low-level server behind ``server``, serving (and advertising) tools only.
+def extensions(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The extensions this deployment serves (identifier -> settings)."""
+    return {ENTERPRISE_AUTH: {}} if settings.ema_trusted_issuers else {}
+
+
+def serve(server: MCPServer, settings: Settings | None = None) -> Server[Any]:
+    """The low-level server behind ``server``, serving (and advertising) tools only, and
+    the extensions ``settings`` turn on.
 
     Idempotent; the tools must be registered first.
     """
     low = lowlevel_server(server)
+    low.extensions = extensions(settings) if settings is not None else {}
     drop_request_handlers(
         low, {m for m in request_methods(low) if m in SPEC_CLIENT_METHODS - SERVED_METHODS}
     )

@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AUTH_FAILED",
     "AUTH_METHODS",
+    "JWT_BEARER",
+    "OPERATOR_GRANTS",
     "Client",
     "ClientRecord",
     "ClientRegistry",
@@ -62,7 +64,10 @@ __all__ = [
 
 PUBLIC = "none"
 AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic", PRIVATE_KEY_JWT)
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # the ID-JAG grant
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", JWT_BEARER)
+# Grants only a confidential client the operator registered may have.
+OPERATOR_GRANTS = ("client_credentials", JWT_BEARER)
 PUBLIC_GRANT_TYPES = ("authorization_code", "refresh_token")
 SECRET_METHODS = ("client_secret_post", "client_secret_basic")
 RENEW_AFTER = 86400  # renew a registration's TTL at most once a day
@@ -138,10 +143,12 @@ def validate_registration(
     privileged: bool,
     admin_scope: str,
     allow_loopback: bool = False,
+    enterprise: bool = False,
 ) -> dict[str, Any]:
     """The registered metadata, normalised; RFC 7591 errors for anything unacceptable.
 
     ``allow_loopback`` (dev mode): a ``jwks_uri`` may be plain http on a loopback host.
+    ``enterprise``: the server trusts an enterprise IdP, so the ID-JAG grant may be asked.
     """
     if not isinstance(body, dict):
         raise InvalidClientMetadata("the registration request must be a JSON object")
@@ -175,12 +182,19 @@ def validate_registration(
                 # The index and our own fixed reason, never the URI itself.
                 raise InvalidRedirectUri(f"redirect_uris[{index}] {problem}")
     keys = key_metadata(body, method, allow_loopback=allow_loopback)
-    if "client_credentials" in grant_types:
+    if JWT_BEARER in grant_types and not enterprise:
+        raise InvalidClientMetadata(
+            "the jwt-bearer grant needs an enterprise IdP this server trusts (EMA_TRUSTED_ISSUERS)"
+        )
+    for grant in OPERATOR_GRANTS:
+        if grant not in grant_types:
+            continue
+        name = "client_credentials" if grant == "client_credentials" else "jwt-bearer"
         if method == PUBLIC:
-            raise InvalidClientMetadata("client_credentials needs a confidential client")
+            raise InvalidClientMetadata(f"{name} needs a confidential client")
         if not privileged:
             raise InvalidClientMetadata(
-                "client_credentials clients are registered with the operator's initial "
+                f"{name} clients are registered with the operator's initial "
                 "access token (Authorization: Bearer <token>)"
             )
     requested = scopes.parse(body.get("scope")) if isinstance(body.get("scope"), str) else ()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -328,6 +328,17 @@ class Grants:
             granted = tuple(s for s in granted if s != settings.scope_admin)
         grant = Grant(sub, client.client_id, scopes.join(granted), resource_url(issuer))
         return Issued(self._access_token(grant, issuer), self._access_ttl, grant.scope, None)
+
+    def asserted(
+        self, grant: Grant, issuer: str, spend: Callable[[], None], *, with_refresh: bool
+    ) -> Issued:
+        """A token for a verified assertion grant (the ID-JAG): signed first, then
+        ``spend`` marks the assertion used (it raises if it was), so a KMS failure
+        leaves the assertion redeemable and a replay gets nothing."""
+        access = self._access_token(grant, issuer)
+        spend()
+        refresh = self._start_family(uuid.uuid4().hex, grant) if with_refresh else None
+        return Issued(access, self._access_ttl, grant.scope, refresh)
 
     def _access_token(self, grant: Grant, issuer: str) -> str:
         """An RFC 9068 JWT for ``grant``, signed in KMS (KMS down: retryable, nothing spent)."""

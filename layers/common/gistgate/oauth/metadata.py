@@ -21,8 +21,11 @@ from gistgate.tokens.trust import BUILTIN_JWKS_PATH
 # tests/unit/oauth/test_metadata.py holds them equal.
 AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic", "private_key_jwt")
 ALGORITHMS = ("RS256", "PS256", "ES256")
+# The ID-JAG grant (RFC 7523 §2.1; oauth/clients.py JWT_BEARER), served only when an
+# enterprise IdP is trusted.
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
-__all__ = ["ALGORITHMS", "AUTH_METHODS", "authorization_server_metadata"]
+__all__ = ["ALGORITHMS", "AUTH_METHODS", "JWT_BEARER", "authorization_server_metadata"]
 
 
 def authorization_server_metadata(settings: Settings, issuer: str) -> dict[str, Any]:
@@ -53,6 +56,9 @@ def authorization_server_metadata(settings: Settings, issuer: str) -> dict[str, 
         "refresh_token_idle_lifetime": settings.refresh_token_ttl,
         "refresh_token_max_lifetime": settings.refresh_token_max_lifetime,
     }
+    if settings.ema_trusted_issuers:
+        # Enterprise-managed authorization: clients trade an ID-JAG here (no browser).
+        document["grant_types_supported"].append(JWT_BEARER)
     if settings.cimd_enabled:
         document["client_id_metadata_document_supported"] = True
     return {k: v for k, v in document.items() if v is not None}

@@ -61,5 +61,6 @@ class RegistrationEndpoint:
             default_scopes=self._settings.basic_scopes,
             privileged=privileged,
             admin_scope=self._settings.scope_admin,
+            enterprise=bool(self._settings.ema_trusted_issuers),
         )
         return self._clients.register(metadata, operator_registered=privileged)

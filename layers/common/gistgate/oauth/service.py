@@ -18,6 +18,7 @@ from gistgate.storage.table import Table
 if TYPE_CHECKING:
     from gistgate.core.discovery import Discovery
     from gistgate.oauth.connect_flow import ConnectFlow
+    from gistgate.oauth.id_jag import EnterpriseGrant
     from gistgate.oauth.registration import RegistrationEndpoint
     from gistgate.oauth.revocation import RevocationEndpoint
     from gistgate.oauth.sessions import Sessions
@@ -190,7 +191,17 @@ class AuthorizationServer:
     def token_endpoint(self) -> TokenEndpoint:
         from gistgate.oauth.token_endpoint import TokenEndpoint
 
-        return TokenEndpoint(self.settings, self.clients, self.grants)
+        enterprise = (lambda: self._enterprise) if self.settings.ema_trusted_issuers else None
+        return TokenEndpoint(self.settings, self.clients, self.grants, enterprise)
+
+    @cached_property
+    def _enterprise(self) -> EnterpriseGrant:
+        """The ID-JAG grant: the IdPs' keys through the authorizer's cache and discovery."""
+        from gistgate.oauth.id_jag import EnterpriseGrant
+        from gistgate.tokens.jwks import JwksCache
+        from gistgate.tokens.signatures import IssuerKeys
+
+        return EnterpriseGrant(self.settings, IssuerKeys(JwksCache(), self._discovery), self.store)
 
     @cached_property
     def revocation(self) -> RevocationEndpoint:

@@ -1,4 +1,4 @@
-"""POST /oauth/token (RFC 6749 §3.2): the three grants, after the client authenticated.
+"""POST /oauth/token (RFC 6749 §3.2): the grants, after the client authenticated.
 
 Checks that do not depend on the client come before its authentication, and
 everything that does after it, so no answer tells whether a client_id exists.
@@ -6,28 +6,51 @@ everything that does after it, so no answer tells whether a client_id exists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from gistgate.core.config import Settings
+from gistgate.core.observability import logger
 from gistgate.core.urls import resource_url
 from gistgate.oauth import scopes
-from gistgate.oauth.clients import ClientRegistry
-from gistgate.oauth.errors import InvalidTarget, UnauthorizedClient, UnsupportedGrantType
-from gistgate.oauth.grants import Grants, Issued
+from gistgate.oauth.clients import JWT_BEARER, Client, ClientRegistry
+from gistgate.oauth.errors import (
+    InvalidRequest,
+    InvalidTarget,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
+from gistgate.oauth.grants import Grant, Grants, Issued
 from gistgate.oauth.requests import field, require_builtin
 
-__all__ = ["TokenEndpoint"]
+if TYPE_CHECKING:
+    from gistgate.oauth.id_jag import EnterpriseGrant
+
+__all__ = ["TokenEndpoint", "grant_types"]
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+
+
+def grant_types(settings: Settings) -> tuple[str, ...]:
+    """The grants this deployment serves: the ID-JAG grant only with a trusted IdP."""
+    return (*GRANT_TYPES, JWT_BEARER) if settings.ema_trusted_issuers else GRANT_TYPES
 
 
 class TokenEndpoint:
     """Issue tokens for a code, a refresh token or a confidential client's credentials."""
 
-    def __init__(self, settings: Settings, clients: ClientRegistry, grants: Grants) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clients: ClientRegistry,
+        grants: Grants,
+        enterprise: Callable[[], EnterpriseGrant] | None = None,
+    ) -> None:
         self._settings = settings
         self._clients = clients
         self._grants = grants
+        self._enterprise = enterprise  # built on first use
+        self._grant_types = grant_types(settings)
 
     def token(self, form: Mapping[str, str], authorization: str | None, base: str) -> Issued:
         """RFC 6749 §3.2. Checks that do not depend on the client come before its
@@ -35,10 +58,14 @@ class TokenEndpoint:
         whether a client_id exists."""
         require_builtin(self._settings)
         grant_type = field(form, "grant_type", required=True)
-        if grant_type not in GRANT_TYPES:
-            raise UnsupportedGrantType(
-                "grant_type must be authorization_code, refresh_token or client_credentials"
-            )
+        if grant_type not in self._grant_types:
+            raise UnsupportedGrantType(f"grant_type must be {', '.join(self._grant_types)}")
+        assertion = None
+        if grant_type == JWT_BEARER:
+            # Bounded by the ID-JAG check (8 KB, invalid_grant), not the 4 KB form-field one.
+            assertion = form.get("assertion")
+            if not assertion:
+                raise InvalidRequest("assertion is required")
         client = self._clients.authenticate(form, authorization, base)
         if grant_type not in client.grant_types:
             raise UnauthorizedClient("this client is not registered for this grant_type")
@@ -57,6 +84,8 @@ class TokenEndpoint:
                 with_refresh="refresh_token" in client.grant_types,
             )
         requested = scopes.parse(field(form, "scope"))
+        if assertion is not None:
+            return self._id_jag(assertion, client, requested, base)
         if grant_type == "refresh_token":
             return self._grants.refresh(
                 field(form, "refresh_token", required=True) or "",
@@ -66,3 +95,35 @@ class TokenEndpoint:
                 base,
             )
         return self._grants.client_credentials(client, requested, self._settings, base)
+
+    def _id_jag(
+        self, assertion: str, client: Client, requested: tuple[str, ...], base: str
+    ) -> Issued:
+        """The enterprise grant: the assertion names the user, the IdP signed it for this
+        client, and the token is our usual one for ``ema|…`` (docs/identity-providers/
+        enterprise.md). Only confidential clients the operator registered get here."""
+        from gistgate.oauth.id_jag import IdJagRejected, granted_scopes
+
+        if client.public or not client.operator_registered or self._enterprise is None:
+            raise UnauthorizedClient(
+                "the enterprise grant needs a confidential client the operator registered"
+            )
+        enterprise = self._enterprise()
+        try:
+            verified = enterprise.verify(
+                assertion, client_id=client.client_id, issuer=base, resource=resource_url(base)
+            )
+            granted = granted_scopes(self._settings, verified, client.scope, requested)
+            resource = resource_url(base)
+            grant = Grant(verified.subject, client.client_id, scopes.join(granted), resource)
+            with_refresh = (
+                self._settings.ema_refresh_tokens and "refresh_token" in client.grant_types
+            )
+            return self._grants.asserted(
+                grant, base, lambda: enterprise.spend(verified), with_refresh=with_refresh
+            )
+        except IdJagRejected as exc:
+            logger.info(
+                "ID-JAG rejected", extra={"client_id": client.client_id, "reason": exc.reason}
+            )
+            raise

@@ -22,7 +22,7 @@ from gistgate.tokens.errors import (
     WrongTokenType,
 )
 
-__all__ = ["looks_like_jwt", "parse_jws"]
+__all__ = ["ParsedJws", "looks_like_jwt", "parse_jws"]
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _KID = re.compile(r"[\x21-\x7e]{1,256}")

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from gistgate.core.cache import Clock
 from gistgate.core.config import Settings
 from gistgate.core.discovery import Discovery
-from gistgate.core.fetch import FetchError
 from gistgate.tokens.claims import (
     check_audience,
     check_issuer,
@@ -23,12 +22,12 @@ from gistgate.tokens.claims import (
     first_string,
     scopes_from,
 )
-from gistgate.tokens.errors import BadSignature, InvalidClaim, VerifierUnavailable
+from gistgate.tokens.errors import InvalidClaim
 from gistgate.tokens.jwks import JwksCache
 from gistgate.tokens.jws import parse_jws
-from gistgate.tokens.keys import ALGORITHMS
 from gistgate.tokens.presets import get_preset
 from gistgate.tokens.principal import Principal
+from gistgate.tokens.signatures import IssuerKeys
 from gistgate.tokens.trust import Trust, TrustedIssuer
 
 __all__ = ["JwtValidator"]
@@ -49,24 +48,12 @@ class JwtValidator:
         self.jwks = jwks
         self.discovery = discovery
         self.preset = get_preset(settings.idp_preset)
+        self.keys = IssuerKeys(jwks, discovery)
         self._clock = clock
-
-    def jwks_uri(self, issuer: TrustedIssuer) -> str:
-        """The configured JWKS URI, or the one the issuer's metadata names."""
-        if issuer.jwks_uri:
-            return issuer.jwks_uri
-        try:
-            return self.discovery.jwks_uri(issuer.issuer)
-        except FetchError as exc:
-            raise VerifierUnavailable(f"issuer metadata unavailable ({exc.reason})") from None
 
     def prefetch(self, issuers: Iterable[TrustedIssuer]) -> None:
         """Warm discovery and keys at cold start; failures are retried on first use."""
-        for issuer in issuers:
-            try:
-                self.jwks.prefetch(self.jwks_uri(issuer))
-            except VerifierUnavailable:
-                continue
+        self.keys.prefetch(issuers)
 
     def validate(self, token: str, trust: Trust, digest: bytes | None = None) -> Principal:
         """The principal of a valid token; a TokenError (401) or VerifierUnavailable otherwise.
@@ -83,13 +70,7 @@ class JwtValidator:
         )
         claims = jws.payload
         issuer = trust.issuers[check_issuer(claims, trust.issuers)]
-        key = self.jwks.key_for(self.jwks_uri(issuer), jws.kid, jws.alg)
-        try:
-            valid = ALGORITHMS[jws.alg].verify(jws.signing_input, key.key, jws.signature)
-        except (ValueError, TypeError):
-            valid = False
-        if not valid:
-            raise BadSignature("signature does not verify")
+        self.keys.verify(jws, issuer)
         preset = self.preset
         exp = check_times(claims, self._clock(), settings.leeway_seconds, require_exp=True)
         check_required_values(claims, preset)
