@@ -19,6 +19,7 @@ from gistgate.authorizer.service import Authorizer, build_authorizer
 from gistgate.core.config import Settings, load_settings
 from gistgate.tokens.trust import resolve_trust
 from tests.fixtures.aws import aws
+from tests.fixtures.enterprise import enterprise, enterprise_idp, make_enterprise
 from tests.fixtures.fake_oidc import oidc
 from tests.fixtures.idp import IdP
 from tests.fixtures.mcp_stack import github, make_stack, stack
@@ -29,7 +30,10 @@ from tests.fixtures.wellknown import builtin, wellknown
 __all__ = [
     "aws",
     "builtin",
+    "enterprise",
+    "enterprise_idp",
     "github",
+    "make_enterprise",
     "make_oauth_stack",
     "make_stack",
     "oauth_stack",

@@ -212,7 +212,7 @@ def kid_storm(ctx: Ctx) -> None:
 def jwks_down_after_warm(ctx: Ctx) -> None:
     now = [time.time()]
     assert ctx.authorizer is not None
-    ctx.authorizer.jwt.jwks = JwksCache(clock=lambda: now[0])
+    ctx.authorizer.jwt.keys.jwks = JwksCache(clock=lambda: now[0])
     assert ctx.call(bearer(ctx.token()))["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     ctx.idp.serve_jwks(status=500)
     now[0] += 3600  # past the TTL: the refresh fails, the cached keys keep working
@@ -282,7 +282,7 @@ def jwks_oversize(ctx: Ctx) -> str:
 def key_removed_after_ttl(ctx: Ctx) -> None:
     now = [time.time()]
     assert ctx.authorizer is not None
-    ctx.authorizer.jwt.jwks = JwksCache(clock=lambda: now[0])
+    ctx.authorizer.jwt.keys.jwks = JwksCache(clock=lambda: now[0])
     token = ctx.token()
     assert ctx.call(bearer(token))["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     ctx.idp.serve_jwks(ctx.keyring.jwks(ctx.keyring.ec))  # rsa-1 rotated out

@@ -45,8 +45,6 @@ class JwtValidator:
         clock: Clock = time.time,
     ) -> None:
         self.settings = settings
-        self.jwks = jwks
-        self.discovery = discovery
         self.preset = get_preset(settings.idp_preset)
         self.keys = IssuerKeys(jwks, discovery)
         self._clock = clock
