@@ -145,3 +145,42 @@ def test_every_registered_metadata_field_is_stored_with_the_client():
     assert {name: attributes.get(name) for name in metadata} == metadata
     assert attributes["secret_hash"] == keys.digest(response["client_secret"])
     assert attributes["issued_at"] == attributes["renewed_at"] == int(T0)
+
+
+@pytest.mark.parametrize(
+    ("method", "privileged", "enterprise", "problem"),
+    [
+        ("client_secret_basic", True, True, None),
+        ("private_key_jwt", True, True, None),
+        ("client_secret_basic", False, True, "initial access token"),
+        ("none", True, True, "confidential"),
+        ("client_secret_basic", True, False, "EMA_TRUSTED_ISSUERS"),
+    ],
+)
+def test_the_id_jag_grant_is_for_operator_registered_confidential_clients(
+    method: str, privileged: bool, enterprise: bool, problem: str | None
+) -> None:
+    from gistgate.oauth.clients import JWT_BEARER
+    from gistgate.oauth.errors import InvalidClientMetadata
+
+    body: dict = {"grant_types": [JWT_BEARER], "token_endpoint_auth_method": method}
+    if method == "private_key_jwt":
+        body["jwks_uri"] = "https://client.example/jwks"
+
+    def validate() -> dict:
+        return validate_registration(
+            body,
+            supported_scopes=("read:gists",),
+            default_scopes=("read:gists",),
+            privileged=privileged,
+            admin_scope="admin:server",
+            enterprise=enterprise,
+        )
+
+    if problem is None:
+        metadata = validate()
+        assert metadata["grant_types"] == [JWT_BEARER]
+        assert metadata["redirect_uris"] == []
+    else:
+        with pytest.raises(InvalidClientMetadata, match=problem):
+            validate()

@@ -32,3 +32,17 @@ def test_the_advertised_client_auth_is_what_the_server_accepts() -> None:
     )
     assert metadata.ALGORITHMS == client_keys.ALGORITHMS
     assert document["client_id_metadata_document_supported"] is True
+
+
+def test_the_advertised_grants_are_what_the_token_endpoint_serves() -> None:
+    from gistgate.oauth import clients, metadata
+    from gistgate.oauth.token_endpoint import grant_types
+
+    plain = load_settings({})
+    enterprise = load_settings({"EMA_TRUSTED_ISSUERS": "https://idp.example"})
+    for settings in (plain, enterprise):
+        document = authorization_server_metadata(settings, "https://as.example")
+        assert tuple(document["grant_types_supported"]) == grant_types(settings)
+    assert metadata.JWT_BEARER == clients.JWT_BEARER
+    assert clients.JWT_BEARER in grant_types(enterprise)
+    assert clients.JWT_BEARER not in grant_types(plain)
