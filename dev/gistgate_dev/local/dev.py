@@ -231,15 +231,26 @@ class DevStack:
         return self
 
     def _enterprise_idp(self) -> None:
-        """``EMA_TRUSTED_ISSUERS=local``: the local enterprise IdP, trusted by its URL."""
+        """``EMA_TRUSTED_ISSUERS=local``: the local enterprise IdP, trusted by its URL.
+        ``UPSTREAM_OIDC_ISSUER=local`` (with ``UPSTREAM_IDP=oidc``): people also sign in to
+        gistgate there, as the same ``ema|…`` subject (what proves a connect link)."""
         issuers = [i.strip() for i in self.env.get("EMA_TRUSTED_ISSUERS", "").split(",")]
-        if LOCAL_IDP not in issuers:
+        upstream = self.env.get("UPSTREAM_OIDC_ISSUER", "").strip() == LOCAL_IDP
+        if LOCAL_IDP not in issuers and not upstream:
             return
         from gistgate_dev.local.enterprise_idp import EnterpriseIdp
 
-        self.enterprise_idp = EnterpriseIdp().start()
-        issuers = [self.enterprise_idp.issuer if i == LOCAL_IDP else i for i in issuers]
+        self.enterprise_idp = idp = EnterpriseIdp().start()
+        idp.login_subject = ENTERPRISE_DEV_USER
+        issuers = [idp.issuer if i == LOCAL_IDP else i for i in issuers]
         self.env["EMA_TRUSTED_ISSUERS"] = ",".join(i for i in issuers if i)
+        if upstream:
+            client_id, secret = idp.add_login_client()
+            self.env.update(
+                UPSTREAM_OIDC_ISSUER=idp.issuer,
+                UPSTREAM_OIDC_CLIENT_ID=client_id,
+                UPSTREAM_OIDC_CLIENT_SECRET=secret,
+            )
 
     def _register_enterprise_client(self, base: str) -> dict[str, str]:
         """A confidential jwt-bearer client, registered with the initial access token and
@@ -308,7 +319,8 @@ class DevStack:
             "scope": "read:gists write:gists",
             "resource": f"{base}/mcp",
         }
-        if self.enterprise_idp is not None:
+        trusted = self.env.get("EMA_TRUSTED_ISSUERS", "").split(",")
+        if self.enterprise_idp is not None and self.enterprise_idp.issuer in trusted:
             self.enterprise_client = self._register_enterprise_client(base)
             self.dev_client["enterprise"] = self.enterprise_client
         if self.client_file is not None:
@@ -360,10 +372,11 @@ class DevStack:
                 "    --stored-auth-only --method tools/list \\",
                 f'    --header "Authorization: Bearer $({token})"',
             ]
-        if self.enterprise_idp is not None and self.auth_mode == "builtin":
+        if self.enterprise_client:
             lines += [
                 "",
-                f"Enterprise IdP  {self.enterprise_idp.issuer} (ID-JAGs for {ENTERPRISE_DEV_USER})",
+                f"Enterprise IdP  {self.enterprise_client['idp_issuer']} "
+                f"(ID-JAGs for {ENTERPRISE_DEV_USER})",
                 "A token by the ID-JAG grant (the IdP's token exchange, then ours):",
                 f"  {token} --enterprise",
             ]

@@ -16,6 +16,12 @@ Authorization" profile):
    ``client_id`` the MCP client's id at the authorization server (the administrator's
    mapping, :meth:`EnterpriseIdp.add_client`), its ``scope`` what the policy allows.
 
+It is also the company's OpenID Connect sign-in for gistgate itself (``UPSTREAM_IDP=oidc``
+at this issuer): ``GET /authorize`` (auto-approved as :attr:`EnterpriseIdp.login_subject`,
+PKCE S256), ``POST /token`` with ``grant_type=authorization_code`` (HTTP Basic) and
+``GET /userinfo``. That is how an enterprise user proves who they are when they open a
+GitHub connect link (docs/identity-providers/enterprise.md, "Account linking").
+
 It publishes ``/.well-known/openid-configuration`` (and the RFC 8414 name) and
 ``/jwks``. Tests use :meth:`EnterpriseIdp.mint` for assertions no real IdP would sign,
 and :meth:`EnterpriseIdp.rotate` to change its key.
@@ -23,6 +29,8 @@ and :meth:`EnterpriseIdp.rotate` to change its key.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 import threading
@@ -30,7 +38,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -82,6 +90,11 @@ class EnterpriseIdp:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._keys = [_new_key()]
         self._clients: dict[str, IdpClient] = {}
+        self._login_clients: dict[str, str] = {}  # OIDC sign-in: client_id -> secret
+        self._codes: dict[str, dict[str, str]] = {}
+        self._access: dict[str, str] = {}  # userinfo access token -> subject
+        self.login_subject = "alice@example.com"  # who signs in at /authorize
+        self.authorize_requests: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self.jwks_fetches = 0
         idp = self
@@ -130,6 +143,13 @@ class EnterpriseIdp:
         with self._lock:
             self._clients[client.client_id] = client
         return client
+
+    def add_login_client(self) -> tuple[str, str]:
+        """An OpenID Connect client for gistgate's own sign-in: (client_id, secret)."""
+        client_id, secret = "gistgate-" + secrets.token_hex(6), secrets.token_urlsafe(24)
+        with self._lock:
+            self._login_clients[client_id] = secret
+        return client_id, secret
 
     def rotate(self, *, keep_previous: bool = False) -> str:
         """A new signing key (its kid), published at once; the old one stays if asked."""
@@ -190,10 +210,13 @@ class EnterpriseIdp:
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/jwks",
             "token_endpoint": self.token_endpoint,
-            "grant_types_supported": [TOKEN_EXCHANGE],
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "userinfo_endpoint": f"{self.issuer}/userinfo",
+            "code_challenge_methods_supported": ["S256"],
+            "grant_types_supported": ["authorization_code", TOKEN_EXCHANGE],
             "id_token_signing_alg_values_supported": ["RS256"],
             "subject_types_supported": ["public"],
-            "response_types_supported": ["id_token"],
+            "response_types_supported": ["code"],
         }
 
     def _get(self, request: BaseHTTPRequestHandler) -> None:
@@ -203,6 +226,15 @@ class EnterpriseIdp:
         elif path == "/jwks":
             self.jwks_fetches += 1
             _send(request, 200, self.jwks())
+        elif path == "/authorize":
+            self._authorize(request)
+        elif path == "/userinfo":
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            sub = self._access.get(token)
+            if sub is None:
+                _send(request, 401, {"error": "invalid_token"})
+            else:
+                _send(request, 200, {"sub": sub, "email": sub, "preferred_username": sub})
         else:
             _send(request, 404, {"error": "not_found"})
 
@@ -220,11 +252,61 @@ class EnterpriseIdp:
                 _send(request, 400, {"error": "invalid_request"})
                 return
             _send(request, 200, {"id_token": self.id_token(form["sub"], client.client_id)})
+        elif path == "/token" and form.get("grant_type") == "authorization_code":
+            status, body = self._redeem(form, request.headers.get("Authorization", ""))
+            _send(request, status, body)
         elif path == "/token":
             status, body = self._exchange(form)
             _send(request, status, body)
         else:
             _send(request, 404, {"error": "not_found"})
+
+    def _authorize(self, request: BaseHTTPRequestHandler) -> None:
+        """Auto-approve: :attr:`login_subject` signs in (a dev IdP has no password page)."""
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(request.path).query).items()}
+        self.authorize_requests.append(query)
+        known = query.get("client_id") in self._login_clients
+        if not known or query.get("code_challenge_method") != "S256" or "redirect_uri" not in query:
+            _send(request, 400, {"error": "invalid_request"})
+            return
+        code = secrets.token_urlsafe(16)
+        with self._lock:
+            self._codes[code] = {**query, "sub": self.login_subject}
+        target = (
+            query["redirect_uri"] + "?" + urlencode({"code": code, "state": query.get("state", "")})
+        )
+        request.send_response(302)
+        request.send_header("Location", target)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    def _redeem(self, form: dict[str, str], authorization: str) -> tuple[int, dict[str, Any]]:
+        """authorization_code for the sign-in client: PKCE, then tokens for userinfo."""
+        try:
+            client_id, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
+        except ValueError:
+            return 401, {"error": "invalid_client"}
+        expected = self._login_clients.get(client_id)
+        if expected is None or not secrets.compare_digest(secret, expected):
+            return 401, {"error": "invalid_client"}
+        with self._lock:
+            asked = self._codes.pop(form.get("code", ""), None)
+        verifier = form.get("code_verifier", "").encode()
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=")
+        if (
+            asked is None
+            or asked.get("client_id") != client_id
+            or asked.get("code_challenge", "").encode() != challenge
+        ):
+            return 400, {"error": "invalid_grant"}
+        access = secrets.token_urlsafe(24)
+        with self._lock:
+            self._access[access] = asked["sub"]
+        return 200, {
+            "access_token": access,
+            "token_type": "Bearer",
+            "id_token": self.id_token(asked["sub"], client_id),
+        }
 
     def _exchange(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """RFC 8693 for an ID-JAG, with the checks the profile asks of the IdP."""

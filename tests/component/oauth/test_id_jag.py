@@ -514,3 +514,76 @@ def test_server_discover_advertises_the_extension(enterprise: Enterprise) -> Non
     capabilities = _discover(api)
 
     assert capabilities["extensions"] == {ema: {}}
+
+
+# -- account linking: an enterprise user's GitHub connect link ---------------------------------
+
+
+@pytest.fixture
+def linked(make_oauth_stack: Any, enterprise_idp: Any) -> Enterprise:
+    """The enterprise IdP is also gistgate's sign-in (UPSTREAM_IDP=oidc at that issuer)."""
+    from tests.fixtures.oauth_stack import Flow
+
+    client_id, secret = enterprise_idp.add_login_client()
+    stack = make_oauth_stack(
+        EMA_TRUSTED_ISSUERS=enterprise_idp.issuer,
+        OAUTH_INITIAL_ACCESS_TOKEN=OPERATOR_IAT,
+        UPSTREAM_IDP="oidc",
+        UPSTREAM_OIDC_ISSUER=enterprise_idp.issuer,
+        UPSTREAM_OIDC_CLIENT_ID=client_id,
+        UPSTREAM_OIDC_CLIENT_SECRET=secret,
+        GITHUB_CREDENTIALS="delegated",
+    )
+    flow = Flow(stack)
+    return Enterprise(stack, enterprise_idp, flow, register_enterprise_client(flow))
+
+
+def _connect_link(ent: Enterprise) -> str:
+    token = ent.trade(ent.mint()).json()["access_token"]
+    answer = ent.flow.mcp(token, params={"name": "connect_github", "arguments": {}})
+    assert answer.status_code == 200, answer.text
+    result = answer.json()["result"]
+    assert not result.get("isError"), result
+    url = result["structuredContent"]["url"]
+    assert url.startswith(ent.stack.base + "/oauth/github/connect?ticket=")
+    return str(url)
+
+
+def _vault_login(ent: Enterprise, sub: str) -> str | None:
+    from gistgate.storage.vault import TokenVault
+
+    grant = TokenVault(ent.stack.aws.table, ent.stack.aws.token_key).get(sub)
+    return grant.login if grant else None
+
+
+def test_an_enterprise_user_connects_github_after_signing_in_at_their_idp(
+    linked: Enterprise,
+) -> None:
+    from tests.fixtures.oauth_stack import Browser
+
+    subject = f"ema|{issuer_id(linked.idp.issuer)}|{ENTERPRISE_USER}"
+    linked.idp.login_subject = ENTERPRISE_USER  # the link's owner opens it
+    url = _connect_link(linked)
+
+    page = Browser().follow(url, until="never")
+
+    assert page.status_code == 200, page.text
+    assert linked.idp.authorize_requests, "the sign-in at the enterprise IdP came first"
+    assert _vault_login(linked, subject) == "alice"  # the fake GitHub's signed-in user
+
+
+def test_an_enterprise_link_opened_by_another_employee_links_nothing(
+    linked: Enterprise, log_output: Any
+) -> None:
+    from tests.fixtures.oauth_stack import Browser
+
+    subject = f"ema|{issuer_id(linked.idp.issuer)}|{ENTERPRISE_USER}"
+    url = _connect_link(linked)
+    linked.idp.login_subject = "00u-mallory"  # someone else opens the stolen link
+
+    page = Browser().follow(url, until="never")
+
+    assert page.status_code == 403, page.text
+    assert linked.stack.github.count("GET", "/login/oauth/authorize") == 0
+    assert _vault_login(linked, subject) is None
+    assert '"identity_mismatch"' in log_output.getvalue()

@@ -5,6 +5,7 @@ endpoint (registration, token_endpoint, revocation, browser, connect_flow).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -163,9 +164,25 @@ class AuthorizationServer:
             self.settings.upstream_oidc_secret_arn,
             "client_secret",
         )
+        issuer = self._oidc_issuer()
         return OidcLogin(
-            self._oidc_issuer(), self.settings.upstream_oidc_client_id, secret, self._discovery
+            issuer,
+            self.settings.upstream_oidc_client_id,
+            secret,
+            self._discovery,
+            subject=self._enterprise_subject(issuer),
         )
+
+    def _enterprise_subject(self, issuer: str | None) -> Callable[[str], str] | None:
+        """Signing in at a trusted enterprise IdP makes the same subject as its ID-JAGs
+        (``ema|<issuer id>|<sub>``): one person, one subject, whichever way they came,
+        so a connect link issued to an ID-JAG user is proven by signing in there."""
+        if issuer is None or issuer not in self.settings.ema_trusted_issuers:
+            return None
+        from gistgate.oauth.id_jag import map_subject
+
+        settings = self.settings
+        return lambda sub: map_subject(settings, issuer, sub)
 
     @cached_property
     def _discovery(self) -> Discovery:

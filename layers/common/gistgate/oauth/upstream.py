@@ -9,6 +9,7 @@ fetched over TLS from the discovered endpoint with the token just issued to us.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urlencode
 
@@ -152,13 +153,17 @@ class OidcLogin:
         client_id: str | None,
         client_secret: str | None,
         discovery: Discovery,
+        subject: Callable[[str], str] | None = None,
     ) -> None:
+        """``subject`` maps the IdP's ``sub`` to ours (an enterprise IdP's users are
+        ``ema|…``, the subject its ID-JAGs map to); None keeps it as it is."""
         if not (issuer and client_id):
             raise ServerError("OIDC login needs UPSTREAM_OIDC_ISSUER and UPSTREAM_OIDC_CLIENT_ID")
         self._issuer = issuer
         self._client_id = client_id
         self._secret = client_secret
         self._discovery = discovery
+        self._subject = subject
 
     def _endpoint(self, name: str) -> str:
         from gistgate.core.fetch import FetchError
@@ -209,4 +214,4 @@ class OidcLogin:
         if not isinstance(sub, str) or not sub:
             raise UpstreamLoginFailed("the identity provider's userinfo has no sub")
         name = info.get("preferred_username") or info.get("email") or info.get("name") or sub
-        return UpstreamIdentity(sub, str(name))
+        return UpstreamIdentity(self._subject(sub) if self._subject else sub, str(name))
