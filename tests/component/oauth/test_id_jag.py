@@ -390,6 +390,7 @@ def test_an_unreachable_idp_is_temporarily_unavailable_never_a_token(
 
     assert response.status_code == 503, response.text
     assert response.json()["error"] == "temporarily_unavailable"
+    assert response.headers["retry-after"] == "10"
     assert "access_token" not in response.text
 
 

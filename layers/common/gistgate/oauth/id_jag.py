@@ -72,6 +72,8 @@ __all__ = [
 
 ID_JAG_TYPE = "oauth-id-jag+jwt"
 MAX_ASSERTION_BYTES = 8 * 1024
+# The JWKS cache waits this long (its error backoff) before it asks the IdP again.
+KEYS_RETRY_AFTER = 10
 MAX_CLAIM_LENGTH = 255  # sub, jti, client_id: identifiers, not documents
 _SIGNATURE_FAILURES = (UnknownKid, AmbiguousKey, BadSignature)
 
@@ -276,7 +278,8 @@ class EnterpriseGrant:
             self._keys.verify(jws, trusted)
         except VerifierUnavailable:
             raise ServerError(
-                "the enterprise IdP's signing keys cannot be fetched now; try again"
+                "the enterprise IdP's signing keys cannot be fetched now; try again",
+                retry_after=KEYS_RETRY_AFTER,
             ) from None
         except _SIGNATURE_FAILURES:
             raise IdJagRejected(
