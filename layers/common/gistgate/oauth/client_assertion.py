@@ -35,7 +35,7 @@ import math
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, TypeGuard
+from typing import Any, NamedTuple, Protocol
 
 from jwt import PyJWS
 from jwt.exceptions import PyJWTError
@@ -51,6 +51,7 @@ from gistgate.oauth.errors import InvalidClient
 from gistgate.storage import keys
 from gistgate.storage.records import Record
 from gistgate.storage.table import Conflict, Key, Table
+from gistgate.tokens.claims import is_numeric_date
 from gistgate.tokens.errors import (
     ForbiddenHeader,
     TokenError,
@@ -226,15 +227,6 @@ def peek_client_id(
     return claimed
 
 
-def _number(value: Any) -> TypeGuard[float]:
-    """A JSON NumericDate: an int of sane size or a finite float, not a bool."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return abs(value) < 2**53  # a 400-digit int would overflow float arithmetic
-    return isinstance(value, float) and math.isfinite(value)
-
-
 class ClientAssertionVerifier:
     """Verifies client assertions with the client's keys and spends their ``jti``.
 
@@ -335,7 +327,7 @@ class ClientAssertionVerifier:
         """``exp`` (required), ``nbf`` and ``iat`` (if present) against our clock."""
         now = self._clock()
         exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
-        if not _number(exp):
+        if not is_numeric_date(exp):
             raise AssertionRejected(
                 "client_assertion must have a numeric exp", reason="missing_exp"
             )
@@ -346,7 +338,7 @@ class ClientAssertionVerifier:
                 "client_assertion must expire within 5 minutes", reason="exp_too_far"
             )
         for value in (nbf, iat):
-            if value is not None and not _number(value):
+            if value is not None and not is_numeric_date(value):
                 raise AssertionRejected(
                     "client_assertion has a malformed nbf or iat", reason="malformed"
                 )

@@ -34,7 +34,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, NamedTuple
 
 from gistgate.core.cache import Clock
 from gistgate.core.config import Settings
@@ -43,6 +43,7 @@ from gistgate.oauth.errors import InvalidGrant, InvalidScope, ServerError
 from gistgate.storage import keys
 from gistgate.storage.records import Record
 from gistgate.storage.table import Conflict, Key, Table
+from gistgate.tokens.claims import is_numeric_date
 from gistgate.tokens.errors import (
     AmbiguousKey,
     BadSignature,
@@ -146,15 +147,6 @@ def granted_scopes(
     if not allowed:
         raise InvalidScope("the enterprise grant leaves no scope this client may use")
     return allowed
-
-
-def _number(value: Any) -> TypeGuard[float]:
-    """A JSON NumericDate: an int of sane size or a finite float, not a bool."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return abs(value) < 2**53
-    return isinstance(value, float) and math.isfinite(value)
 
 
 def _identifier(claims: Mapping[str, Any], name: str) -> str | None:
@@ -302,7 +294,9 @@ class EnterpriseGrant:
         now, leeway = self._clock(), self._settings.leeway_seconds
         most = self._settings.ema_max_assertion_lifetime
         exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
-        if not (_number(exp) and _number(iat) and (nbf is None or _number(nbf))):
+        if not (
+            is_numeric_date(exp) and is_numeric_date(iat) and (nbf is None or is_numeric_date(nbf))
+        ):
             raise IdJagRejected(
                 "the assertion must have numeric exp and iat (and nbf, if any)",
                 reason="bad_times",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from gistgate.tokens.errors import (
     BadAudience,
@@ -26,8 +26,19 @@ __all__ = [
     "check_required_values",
     "check_times",
     "first_string",
+    "is_numeric_date",
     "scopes_from",
 ]
+
+
+def is_numeric_date(value: Any) -> TypeGuard[float]:
+    """A JSON NumericDate: an int of sane size or a finite float, not a bool or a string
+    (a 400-digit int would overflow float arithmetic)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 2**53
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> float | None:
@@ -37,7 +48,7 @@ def numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> flo
         if required or name in claims:
             raise InvalidClaim(f"{name} is required" if required else f"{name} is null")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_numeric_date(value):
         raise InvalidClaim(f"{name} is not a number")
     return float(value)
 
