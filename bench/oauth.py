@@ -1,6 +1,10 @@
 """OAuth function benchmarks: the token endpoint through the real handler
 (API Gateway events in, moto in-process for DynamoDB and KMS), and one KMS sign.
 
+The ID-JAG grant (enterprise-managed authorization) is measured beside
+authorization_code, in alternating batches, against make dev's enterprise IdP on
+loopback (its JWKS fetched once, then cached).
+
 The KMS figure is moto's, so it is only indicative: a real Sign is a network call
 (typically a few ms). It is printed next to a local ES256 sign of the same input
 to show what KMS adds over the cryptography itself.
@@ -14,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import boto3
+from gistgate_dev.local.enterprise_idp import EnterpriseIdp
 from gistgate_dev.local.provision import provision_from_file
 from moto import mock_aws
 
@@ -22,13 +27,18 @@ from tests.fixtures.events import proxy_event
 
 N_CALLS = 500
 BASE = "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+OPERATOR_IAT = "bench-operator-iat-" + "b" * 24
 
 
-def _token_event(form: dict[str, str]) -> dict[str, Any]:
+def _token_event(form: dict[str, str], authorization: str | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if authorization:
+        headers["Authorization"] = authorization
     event = proxy_event(
         "/oauth/token",
         method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        headers=headers,
         domain="abc123.execute-api.us-east-1.amazonaws.com",
     )
     event["body"] = urlencode(form)
@@ -36,13 +46,22 @@ def _token_event(form: dict[str, str]) -> dict[str, Any]:
 
 
 def token_endpoint() -> dict[str, Any]:
-    """p50/p99 of authorization_code and refresh_token grants through the handler."""
+    """p50/p99 of authorization_code and refresh_token grants through the handler, and of
+    the ID-JAG grant beside authorization_code."""
     # The base URL comes from each event (the default execute-api URL), as deployed: an
     # earlier section's PUBLIC_BASE_URL would move the token endpoint the assertions name.
     os.environ.pop("PUBLIC_BASE_URL", None)
     os.environ.update(
         AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench"
     )
+    idp = EnterpriseIdp().start()
+    try:
+        return _token_endpoint(idp)
+    finally:
+        idp.stop()
+
+
+def _token_endpoint(idp: EnterpriseIdp) -> dict[str, Any]:
     with mock_aws():
         ids = provision_from_file(ROOT / "template.yaml", boto3.session.Session())
         os.environ.update(
@@ -50,6 +69,9 @@ def token_endpoint() -> dict[str, Any]:
             TABLE_NAME=ids["Table"],
             GISTGATE_KMS_KEY_ID=ids["TokenKey"],
             GISTGATE_SIGNING_KEY_ID=ids["SigningKey"],
+            # The enterprise IdP, trusted; its clients registered with the operator's token.
+            EMA_TRUSTED_ISSUERS=idp.issuer,
+            OAUTH_INITIAL_ACCESS_TOKEN=OPERATOR_IAT,
         )
         from gistgate.oauth import pkce
         from gistgate.oauth.grants import Grant
@@ -107,6 +129,8 @@ def token_endpoint() -> dict[str, Any]:
             }
         with quiet_stdout():
             stats.update(_client_auth(app, server, grant, context))
+        with quiet_stdout():
+            stats.update(_id_jag(app, server, idp, grant, context))
         stats["kms_sign"], stats["local_sign"] = _signing(server.signer)
         with quiet_stdout():
             stats.update(_authorize(app, client_id, challenge, context))
@@ -200,6 +224,88 @@ def _client_auth(app: Any, server: Any, grant: Any, context: Any) -> dict[str, A
         warmup=20,
     )
     return {name: summary(values) for name, values in samples.items()}
+
+
+def _id_jag(app: Any, server: Any, idp: EnterpriseIdp, grant: Any, context: Any) -> dict[str, Any]:
+    """The ID-JAG grant (jwt-bearer: client_secret_basic, the IdP's RS256 signature checked
+    with its cached JWKS, the claims, one KMS sign, one conditional put of the jti) beside
+    authorization_code (the public client of the main figures: the code's get, PKCE, one
+    KMS sign, the code's conditional update, the refresh family's put), in alternating
+    batches.
+
+    The codes are written and the ID-JAGs signed before the clock starts (untimed: the
+    authorization flow's and the IdP's cost, not the token endpoint's); both are good for
+    300 seconds, and the whole comparison takes a few. The first ID-JAG, before the warmup,
+    fetches the IdP's metadata and JWKS; the counts say no later call fetched again.
+    """
+    import base64
+    import time
+    import uuid
+
+    from bench.util import interleaved
+
+    enterprise = server.registration.register(
+        {
+            "client_name": "bench enterprise agent",
+            "grant_types": [JWT_BEARER],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "scope": "read:gists write:gists",
+        },
+        "127.0.0.1",
+        f"Bearer {OPERATOR_IAT}",
+    )
+    enterprise_id = enterprise["client_id"]
+    credentials = f"{enterprise_id}:{enterprise['client_secret']}".encode()
+    basic = "Basic " + base64.b64encode(credentials).decode()
+    warmup = 20
+    rounds = N_CALLS + warmup + 1
+    now = int(time.time())
+    assertions = [
+        idp.sign(
+            {
+                "iss": idp.issuer,
+                "sub": f"00u-bench-{i}",
+                "aud": BASE,
+                "resource": BASE + "/mcp",
+                "client_id": enterprise_id,
+                "jti": uuid.uuid4().hex,
+                "iat": now,
+                "exp": now + 300,
+                "scope": "read:gists write:gists",
+            }
+        )
+        for i in range(rounds)
+    ]
+    verifier, challenge = _CHALLENGE
+    codes = [
+        server.grants.new_code(grant, "http://127.0.0.1:9/cb", challenge) for _ in range(rounds)
+    ]
+
+    def redeem() -> None:
+        form = {
+            "grant_type": "authorization_code",
+            "code": codes.pop(),
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "code_verifier": verifier,
+            "client_id": grant.client_id,
+        }
+        result = app.handler(_token_event(form), context)
+        assert result["statusCode"] == 200, result["body"]
+
+    def trade() -> None:
+        form = {"grant_type": JWT_BEARER, "assertion": assertions.pop()}
+        result = app.handler(_token_event(form, basic), context)
+        assert result["statusCode"] == 200, result["body"]
+
+    trade()  # the first: discovery and the JWKS fetch, untimed
+    redeem()
+    fetched = idp.jwks_fetches
+    samples = interleaved(
+        {"side_authorization_code": redeem, "id_jag": trade}, N_CALLS, batch=100, warmup=warmup
+    )
+    stats: dict[str, Any] = {name: summary(values) for name, values in samples.items()}
+    stats["id_jag_jwks_fetches"] = {"first_use": fetched, "after": idp.jwks_fetches - fetched}
+    return stats
 
 
 def _pkce_pair() -> tuple[str, str]:

@@ -188,7 +188,8 @@ def mcp_benchmarks(results: dict[str, object]) -> None:
 
 
 def oauth_benchmarks(results: dict[str, object]) -> None:
-    """The OAuth function: the token endpoint, the KMS signature, /oauth/authorize."""
+    """The OAuth function: the token endpoint (the ID-JAG grant beside authorization_code),
+    the KMS signature, /oauth/authorize."""
     print(
         f"== OAuth: POST /oauth/token through the handler ({oauth.N_CALLS} calls each; "
         "moto in-process for DynamoDB and KMS)"
@@ -203,6 +204,23 @@ def oauth_benchmarks(results: dict[str, object]) -> None:
         f"  refresh_token, client auth side by side: none p50 {plain['p50'] / 1000:.2f} ms, "
         f"private_key_jwt p50 {keyed['p50'] / 1000:.2f} ms "
         f"({keyed['p50'] / plain['p50']:.2f}x; RS256 verify + a conditional put of the jti)"
+    )
+    code, jag = stats["side_authorization_code"], stats["id_jag"]
+    fetches = stats["id_jag_jwks_fetches"]
+    print(
+        f"  ID-JAG grant vs authorization_code, side by side ({jag['n']} each, alternating "
+        "batches; IdP on loopback)"
+    )
+    for label, row in (("authorization_code", code), ("jwt-bearer (ID-JAG)", jag)):
+        print(f"  {label:<20} p50 {row['p50'] / 1000:>7.2f} ms  p99 {row['p99'] / 1000:>7.2f} ms")
+    print(
+        f"  ID-JAG p50 / authorization_code p50  {jag['p50'] / code['p50']:.2f}x, "
+        f"p99 {jag['p99'] / code['p99']:.2f}x (client_secret_basic + RS256 verify with the "
+        "cached JWKS + one KMS sign + a conditional put of the jti)"
+    )
+    print(
+        f"  IdP JWKS fetches: {fetches['first_use']} at first use, {fetches['after']} after "
+        "(warmup and timed calls)"
     )
     kms, local = stats["kms_sign"], stats["local_sign"]
     print(

@@ -1,6 +1,7 @@
 """One whole stack per fuzz module (moto, the fake GitHub, the local gateway in front
-of the real handlers), a registered client and an access token, and the property
-every answer must have.
+of the real handlers, make dev's enterprise IdP on loopback as a trusted ID-JAG
+issuer), registered clients and an access token, and the property every answer
+must have.
 
 ``make_oauth_stack`` is function-scoped (it uses ``monkeypatch``), and Hypothesis
 runs all of a test's examples inside one call; building the stack once per
@@ -12,13 +13,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import pytest
-from hypothesis import event
+from gistgate_dev.local.enterprise_idp import EnterpriseIdp
+from hypothesis import currently_in_test_context, event
 
 from tests.fixtures.aws import mocked_aws
+from tests.fixtures.enterprise import OPERATOR_IAT, basic, register_enterprise_client
 from tests.fixtures.oauth_stack import (
     ALICE_GITHUB_TOKEN,
     GITHUB_CLIENT_SECRET,
@@ -40,6 +43,9 @@ class FuzzStack(NamedTuple):
     access_token: str
     refresh_token: str  # the public client's
     secrets: tuple[str, ...]  # nothing any answer may contain
+    idp: EnterpriseIdp  # trusted (EMA_TRUSTED_ISSUERS): its ID-JAGs reach the claim checks
+    enterprise_id: str  # confidential (client_secret_basic), the jwt-bearer grant only
+    enterprise_authorization: str  # its Basic header
 
     @property
     def port(self) -> int:
@@ -48,13 +54,21 @@ class FuzzStack(NamedTuple):
 
 @pytest.fixture(scope="module")
 def fuzz_stack() -> Iterator[FuzzStack]:
+    idp = EnterpriseIdp().start()
     with pytest.MonkeyPatch.context() as env, mocked_aws(env) as aws:
         # Fuzzed registrations come from one address: do not let the limit hide them.
-        stack = start_oauth_stack(env, aws, REGISTRATION_RATE_PER_MINUTE="10000")
+        stack = start_oauth_stack(
+            env,
+            aws,
+            REGISTRATION_RATE_PER_MINUTE="10000",
+            EMA_TRUSTED_ISSUERS=idp.issuer,
+            OAUTH_INITIAL_ACCESS_TOKEN=OPERATOR_IAT,
+        )
         try:
             flow = Flow(stack)
             public = flow.register()["client_id"]
             confidential = flow.register(token_endpoint_auth_method="client_secret_basic")
+            enterprise = register_enterprise_client(flow)
             tokens = flow.tokens(public)
             yield FuzzStack(
                 stack,
@@ -66,12 +80,18 @@ def fuzz_stack() -> Iterator[FuzzStack]:
                     GITHUB_CLIENT_SECRET,
                     SERVICE_TOKEN,
                     ALICE_GITHUB_TOKEN,
+                    OPERATOR_IAT,
                     confidential["client_secret"],
+                    enterprise["client_secret"],
                 ),
+                idp,
+                enterprise["client_id"],
+                basic(enterprise["client_id"], enterprise["client_secret"]),
             )
         finally:
             stack.server.stop()
             stack.github.stop()
+            idp.stop()
 
 
 class Watch:
@@ -91,8 +111,12 @@ class Watch:
         self._chars += len(text)
         return records, text
 
-    def check(self, answer: WireAnswer, sent: object = "") -> None:
-        """Answered, below 500, no secret, an RFC-shaped error body, no traceback logged."""
+    def check(self, answer: WireAnswer, sent: object = "", forbidden: Iterable[str] = ()) -> None:
+        """Answered, below 500, no secret, an RFC-shaped error body, no traceback logged.
+
+        ``forbidden``: what this request carried that neither the answer nor a log line
+        may repeat (a bearer credential such as an assertion).
+        """
         records, text = self._new_logs()
         context = repr(sent)[:300]
         assert answer.status is not None, f"connection dropped: {context}"
@@ -100,6 +124,11 @@ class Watch:
         everything = answer.raw_text
         for secret in self.fuzz.secrets:
             assert secret not in everything, f"a secret in the answer to {context}"
+        for value in forbidden:
+            assert value not in everything, f"the answer repeats what was sent: {context}"
+            assert value not in text, f"a log line repeats what was sent: {context}"
+            for record in records:
+                assert value not in record.getMessage(), f"logged what was sent: {context}"
         assert "Traceback" not in everything
         kind = answer.header("content-type") or ""
         outcome = f"{answer.status} {kind.split(';')[0]}"
@@ -109,7 +138,8 @@ class Watch:
                 assert DESCRIPTION.match(document["error_description"]), document
             if isinstance(document, dict):
                 outcome += f" {document.get('error') or document.get('message') or ''}"
-        event(outcome[:60])  # --hypothesis-show-statistics: how deep the examples got
+        if currently_in_test_context():  # --hypothesis-show-statistics: how deep they got
+            event(outcome[:60])
         for record in records:
             assert record.exc_info is None, f"{record.getMessage()} for {context}"
             assert record.levelno < logging.ERROR, f"{record.getMessage()} for {context}"

@@ -11,8 +11,10 @@ code behind it.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import string
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote_from_bytes
 
@@ -82,6 +84,7 @@ OAUTH_NAMES = (
     "code",
     "code_verifier",
     "grant_type",
+    "assertion",
     "refresh_token",
     "client_secret",
     "client_assertion",
@@ -277,3 +280,54 @@ def json_bodies(draw: st.DrawFn, template: Mapping[str, object] | None = None) -
     if draw(st.integers(0, 5)) == 0:
         text += draw(odd_text)
     return wire(text)
+
+
+# -- JWT-shaped text: three base64url segments that are not a signed JWT -----------------
+
+B64URL = string.ascii_letters + string.digits + "-_"
+segments = st.one_of(
+    st.text(B64URL, max_size=48),
+    st.sampled_from(["", "=", "A", "AAAA=", "e30", "bnVsbA", "W10", "e30=", "+/+/", "%3D"]),
+)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+# Sizes around the assertion limit (8 KB), the form-field limit (4 KB) and the form's (64 KB).
+HUGE_SIZES = (4095, 4097, 8191, 8192, 8193, 60_000, 70_000)
+
+
+@st.composite
+def jwt_shaped(draw: st.DrawFn, header: Mapping[str, object], claims: Mapping[str, object]) -> str:
+    """Junk that looks like a compact JWS: base64url junk, the wrong number of segments,
+    JSON (mangled ``header`` / ``claims``, or raw near-JSON) in them, or a huge one."""
+    kind = draw(st.integers(0, 4))
+    if kind == 0:
+        return ".".join(draw(st.lists(segments, min_size=3, max_size=3)))
+    if kind == 1:
+        return ".".join(draw(st.lists(st.one_of(segments, odd_text), min_size=1, max_size=6)))
+    if kind == 2:
+        size = draw(st.sampled_from(HUGE_SIZES))
+        head = b64url(json.dumps(dict(header)).encode())
+        body = b64url(json.dumps(dict(claims)).encode())
+        return f"{head}.{body}.{'A' * max(size - len(head) - len(body) - 2, 0)}"
+    head_json = draw(json_bodies(header))
+    body_json = draw(json_bodies(claims))
+    return f"{b64url(head_json)}.{b64url(body_json)}.{draw(segments)}"
+
+
+# Claim values of every JSON type, and the ones a NumericDate check gets wrong: bools,
+# digits in a string, NaN and infinities, integers past 2**53 and past any float.
+HUGE_INTS = (2**53 - 1, 2**53, 2**53 + 1, 2**63, -(2**63), 2**64 + 1, 10**400, -(10**400))
+claim_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from(HUGE_INTS),
+    st.floats(),  # NaN and the infinities included: PyJWT writes them as NaN, Infinity
+    odd_text,
+    st.lists(json_values, max_size=3),
+    st.dictionaries(odd_text, json_values, max_size=3),
+)

@@ -22,6 +22,7 @@ from tests.component.fuzz.strategies import (
     urlencoded,
     wire,
 )
+from tests.fixtures.enterprise import JWT_BEARER
 from tests.fixtures.oauth_stack import CLIENT_REDIRECT
 from tests.fixtures.wire import exchange
 
@@ -40,7 +41,7 @@ _, CHALLENGE = new_pair()
 def valid_values(fuzz: FuzzStack) -> dict[str, tuple[str, ...]]:
     """Real values, so a request gets past the first check to the code behind it."""
     return {
-        "client_id": (fuzz.client_id, fuzz.confidential_id),
+        "client_id": (fuzz.client_id, fuzz.confidential_id, fuzz.enterprise_id),
         "redirect_uri": (CLIENT_REDIRECT,),
         "response_type": ("code",),
         "code_challenge": (CHALLENGE,),
@@ -48,7 +49,7 @@ def valid_values(fuzz: FuzzStack) -> dict[str, tuple[str, ...]]:
         "resource": (fuzz.stack.mcp_url,),
         "scope": ("read:gists", "read:gists write:gists"),
         "state": ("client-state-1",),
-        "grant_type": ("authorization_code", "refresh_token", "client_credentials"),
+        "grant_type": ("authorization_code", "refresh_token", "client_credentials", JWT_BEARER),
         "decision": ("approve", "deny"),
     }
 
@@ -70,10 +71,15 @@ def cookies() -> st.SearchStrategy[tuple[bytes, bytes]]:
 def authorizations(fuzz: FuzzStack) -> st.SearchStrategy[tuple[bytes, bytes]]:
     import base64
 
-    basic = st.tuples(st.sampled_from([fuzz.confidential_id, fuzz.client_id]), odd_text).map(
-        lambda pair: b"Basic " + base64.b64encode(wire(f"{pair[0]}:{pair[1]}"))
+    basic = st.tuples(
+        st.sampled_from([fuzz.confidential_id, fuzz.client_id, fuzz.enterprise_id]), odd_text
+    ).map(lambda pair: b"Basic " + base64.b64encode(wire(f"{pair[0]}:{pair[1]}")))
+    other = st.one_of(
+        odd_text.map(lambda t: b"Basic " + wire(t)),
+        odd_text.map(wire),
+        line_bytes,
+        st.just(fuzz.enterprise_authorization.encode()),  # the real one: on to the grant
     )
-    other = st.one_of(odd_text.map(lambda t: b"Basic " + wire(t)), odd_text.map(wire), line_bytes)
     return st.one_of(basic, other).map(lambda value: (b"Authorization", value))
 
 
