@@ -19,7 +19,7 @@ from urllib.parse import quote_from_bytes
 
 import jwt as pyjwt
 import pytest
-from hypothesis import assume, currently_in_test_context, given, note
+from hypothesis import currently_in_test_context, given, note
 from hypothesis import strategies as st
 
 from gistgate.oauth.id_jag import issuer_id
@@ -475,15 +475,6 @@ def test_any_assertion(fuzz_stack: FuzzStack, watch: Watch, data: st.DataObject)
 # -- (b) a JWS of drawn header and claims, signed with the IdP's key ---------------------------
 
 
-def known_bug(names: Names, header: Mapping[str, Any]) -> bool:
-    """KNOWN PRODUCT BUG, reported, not fixed here: ``alg`` ES256 (allowed, but not what the
-    IdP's RSA key does) with that key's own ``kid`` makes ``KeySet.select`` raise
-    UnsupportedAlgorithm, which ``EnterpriseGrant._signed_claims`` does not catch: 502 and a
-    traceback. The fuzz tests skip that one combination (test_each_near_miss_alone keeps it
-    as a strict xfail); delete this once the grant answers it invalid_grant."""
-    return header.get("alg") == "ES256" and header.get("kid") == names.kid
-
-
 def changed_value(near: tuple[Any, ...]) -> st.SearchStrategy[Any]:
     """A near miss two times in three, else nothing or any JSON value."""
     return st.integers(0, 2).flatmap(
@@ -525,7 +516,6 @@ def test_a_signed_jws_of_drawn_header_and_claims(
     """Random typ/alg/kid and extra JOSE members; claims of any JSON type (NaN, 10**400,
     objects, lists) for iss, sub, aud, resource, client_id, exp, iat, nbf, jti, scope."""
     header, claims = data.draw(drawn_specs(fuzz_stack), label="specs")
-    assume(not known_bug(Names.of(fuzz_stack), header))
     junk = data.draw(st.binary(max_size=300), label="junk signature")
     trade(fuzz_stack, watch, build(fuzz_stack, header, claims, junk), data=data)
 
@@ -559,7 +549,6 @@ def test_a_valid_assertion_with_one_thing_changed(
     if target in near:
         value = data.draw(changed_value(near[target]), label=target)
         (header if target in header else claims)[target] = value
-    assume(not known_bug(names, header))
     built = build(fuzz_stack, header, claims, data.draw(st.binary(max_size=300), label="junk"))
     if target not in WHOLE_TOKEN_CHANGES:
         trade(fuzz_stack, watch, built, data=data)
@@ -600,18 +589,14 @@ def tamper(fuzz: FuzzStack, data: st.DataObject, change: str, built: Built) -> s
 
 # -- every near miss, alone: the exact answer ---------------------------------------------------
 
-KNOWN_BUG = "product bug: alg ES256 with the IdP's RSA kid is a 502 (see known_bug)"
 _PLACEHOLDER = Names("i", "b", "m", "c", "p", "k", "kid")
 
 
 def _near_miss_cases() -> list[Any]:
     cases = []
     for member, values in near_misses(_PLACEHOLDER).items():
-        for index, value in enumerate((*values, MISSING)):
-            marks = []
-            if member == "alg" and value == "ES256":
-                marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_BUG))
-            cases.append(pytest.param(member, index, id=f"{member}-{index}", marks=marks))
+        for index, _value in enumerate((*values, MISSING)):
+            cases.append(pytest.param(member, index, id=f"{member}-{index}"))
     return cases
 
 

@@ -45,11 +45,8 @@ from gistgate.storage.records import Record
 from gistgate.storage.table import Conflict, Key, Table
 from gistgate.tokens.claims import is_numeric_date
 from gistgate.tokens.errors import (
-    AmbiguousKey,
-    BadSignature,
     ForbiddenHeader,
     TokenError,
-    UnknownKid,
     UnsupportedAlgorithm,
     VerifierUnavailable,
     WrongTokenType,
@@ -76,7 +73,6 @@ MAX_ASSERTION_BYTES = 8 * 1024
 # The JWKS cache waits this long (its error backoff) before it asks the IdP again.
 KEYS_RETRY_AFTER = 10
 MAX_CLAIM_LENGTH = 255  # sub, jti, client_id: identifiers, not documents
-_SIGNATURE_FAILURES = (UnknownKid, AmbiguousKey, BadSignature)
 
 
 class IdJagRejected(InvalidGrant):
@@ -273,7 +269,7 @@ class EnterpriseGrant:
                 "the enterprise IdP's signing keys cannot be fetched now; try again",
                 retry_after=KEYS_RETRY_AFTER,
             ) from None
-        except _SIGNATURE_FAILURES:
+        except TokenError:  # no key for the kid, none that fits the alg, or a bad signature
             raise IdJagRejected(
                 "the assertion's signature does not verify with the IdP's keys",
                 reason="bad_signature",
