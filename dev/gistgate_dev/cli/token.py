@@ -347,7 +347,14 @@ def enterprise_assertion(
         http, "POST", f"{issuer}/token", timeout=TIMEOUT, secret=idp_secret, form=form
     )
     answer = _json_object(body)
-    _raise_oauth_error(answer, status, idp_secret, login["id_token"])
+    try:
+        _raise_oauth_error(answer, status, idp_secret, login["id_token"])
+    except OAuthError as refused:
+        detail = f": {refused.description}" if refused.description else ""
+        raise TokenError(
+            f"the enterprise IdP {issuer} refused the token exchange "
+            f"(HTTP {refused.status}): {refused.error}{detail}"
+        ) from None
     if answer is None or not isinstance(answer.get("access_token"), str):
         raise TokenError(f"the enterprise IdP {issuer} issued no ID-JAG")
     return str(answer["access_token"])
@@ -534,7 +541,7 @@ def _config(args: argparse.Namespace, http: httpx.Client) -> ClientConfig:
     if args.enterprise and not args.dev:
         raise TokenError("--enterprise only applies with --dev")
     dev = _dev_settings(args.port) if args.dev else {}
-    if args.id_jag or args.enterprise:
+    if args.id_jag is not None or args.enterprise:
         dev = _enterprise_client(dev)
     endpoint: str | None
     if args.issuer:
@@ -557,8 +564,10 @@ def _config(args: argparse.Namespace, http: httpx.Client) -> ClientConfig:
         resource=args.resource if args.resource is not None else dev.get("resource"),
         auth=args.auth or "basic",
     )
-    if args.id_jag:
+    if args.id_jag is not None:
         given = sys.stdin.read().strip() if args.id_jag == "-" else args.id_jag.strip()
+        if not given:  # an unset shell variable: never fall back to client_credentials
+            raise TokenError("--id-jag: the ID-JAG is empty")
         digest = hashlib.sha256(given.encode()).hexdigest()
         return replace(config, assertion=lambda: given, assertion_key=f"id-jag:{digest}")
     if args.enterprise:

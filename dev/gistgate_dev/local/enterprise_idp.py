@@ -125,12 +125,16 @@ class EnterpriseIdp:
         return f"{self.issuer}/token"
 
     def start(self) -> EnterpriseIdp:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits for a serve_forever that ran
+            self._server.shutdown()
+            self._thread = None
         self._server.server_close()
 
     # -- administration ---------------------------------------------------------------------
@@ -330,6 +334,8 @@ class EnterpriseIdp:
         allowed = client.scope.split()
         asked = form.get("scope", "").split() or allowed
         granted = " ".join(s for s in asked if s in allowed)
+        if not granted:  # the policy allows none of what was asked
+            return 400, {"error": "invalid_scope"}
         assertion = self.mint(
             sub=id_token["sub"],
             client_id=client.mcp_client_id,

@@ -140,6 +140,15 @@ def test_the_scope_is_limited_to_what_add_client_allowed(local_idp):
     assert verified(local_idp, asked_none.json()["access_token"])["scope"] == "read:gists"
 
 
+def test_a_request_for_nothing_the_policy_allows_is_invalid_scope(local_idp):
+    reader = local_idp.add_client("mcp-reader", scope="read:gists")
+
+    answer = exchange(local_idp, reader, scope="write:gists")
+
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "invalid_scope"}
+
+
 def test_a_narrower_request_gets_only_what_it_asked_for(local_idp, client):
     answer = exchange(local_idp, client, scope="write:gists")
 

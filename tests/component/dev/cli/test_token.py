@@ -880,20 +880,16 @@ def test_an_assertion_echoed_by_the_server_is_redacted(idp, capsys, monkeypatch)
     assert "assertion=***" in config_repr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: an empty --id-jag value is not refused (--id-jag '' falls back "
-    "to client_credentials; an empty stdin is sent as assertion=)",
-)
 @pytest.mark.parametrize("given", [("", None), ("-", "\n")], ids=["empty-value", "empty-stdin"])
 def test_an_empty_id_jag_is_refused_before_any_request(idp, capsys, monkeypatch, given):
     value, stdin = given
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
 
-    code, out, _ = run(capsys, *base_args(idp, "--id-jag", value))
+    code, out, err = run(capsys, *base_args(idp, "--id-jag", value))
 
     assert (code, out) == (1, "")
+    assert "the ID-JAG is empty" in err
     assert idp.token_requests == []
 
 
@@ -1034,6 +1030,7 @@ def test_enterprise_refused_by_the_idp_exits_1_without_its_secret(
 
     assert (code, out) == (1, "")
     assert "invalid_client" in err
+    assert f"the enterprise IdP {local_idp.issuer} refused the token exchange" in err
     assert "wrong-idp-S3CRET" not in err
     assert ENTERPRISE_SECRET not in err
     assert idp.token_requests == []  # no ID-JAG, nothing traded
