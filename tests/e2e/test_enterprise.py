@@ -34,7 +34,7 @@ from gistgate_dev.local.dev import ENTERPRISE_DEV_USER, LOCAL_CREDENTIALS, REGIO
 from gistgate_dev.local.workers import ProcessFunction
 
 from gistgate.oauth.id_jag import issuer_id, spent_key
-from tests.fixtures.dev_clients import MODERN
+from tests.fixtures.dev_clients import capabilities as discover
 from tests.fixtures.mcp_client import structured
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -173,33 +173,6 @@ async def sdk_tools_and_whoami(mcp_url: str, token: str) -> tuple[list[str], dic
         result = await session.call_tool("whoami", {})
         assert not result.is_error, result
         return tools, structured(result)
-
-
-def discover(stack: DevStack, token: str) -> dict[str, Any]:
-    """``server/discover`` at 2026-07-28: the server's capabilities."""
-    answer = httpx.post(
-        stack.base_url + "/mcp",
-        json={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "server/discover",
-            "params": {
-                "_meta": {
-                    "io.modelcontextprotocol/protocolVersion": MODERN,
-                    "io.modelcontextprotocol/clientCapabilities": {},
-                }
-            },
-        },
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/json, text/event-stream",
-            "MCP-Protocol-Version": MODERN,
-            "Mcp-Method": "server/discover",
-        },
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json()["result"]["capabilities"])
 
 
 def dev_client_token(stack: DevStack) -> str:
@@ -365,7 +338,7 @@ def test_a_replay_is_refused_by_a_brand_new_oauth_process(ema):
 def test_discover_and_metadata_advertise_enterprise_authorization(ema):
     stack = ema.stack
 
-    capabilities = discover(stack, dev_client_token(stack))
+    capabilities = discover(stack.base_url, dev_client_token(stack))
 
     assert capabilities["extensions"][EMA] == {}
     assert JWT_BEARER in grant_types(stack)
@@ -375,7 +348,7 @@ def test_the_default_dev_stack_advertises_neither(dev_stack):
     assert dev_stack.enterprise_idp is None
     assert "enterprise" not in dev_stack.dev_client
 
-    capabilities = discover(dev_stack, dev_client_token(dev_stack))
+    capabilities = discover(dev_stack.base_url, dev_client_token(dev_stack))
 
     assert EMA not in capabilities.get("extensions", {})
     assert "tools" in capabilities  # a real discover answer, only without the extension

@@ -482,39 +482,13 @@ def test_metadata_lists_the_grant(enterprise: Enterprise) -> None:
     assert JWT_BEARER in enterprise.flow.api.get(path).json()["grant_types_supported"]
 
 
-def _discover(api: Any) -> dict[str, Any]:
-    response = api.post(
-        "/mcp",
-        json={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "server/discover",
-            "params": {
-                "_meta": {
-                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                    "io.modelcontextprotocol/clientCapabilities": {},
-                }
-            },
-        },
-        headers={
-            "Accept": "application/json, text/event-stream",
-            "MCP-Protocol-Version": "2026-07-28",
-            "Mcp-Method": "server/discover",
-        },
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json()["result"]["capabilities"])
-
-
 def test_server_discover_advertises_the_extension(enterprise: Enterprise) -> None:
     ema = "io.modelcontextprotocol/enterprise-managed-authorization"
+    from tests.fixtures.dev_clients import capabilities
+
     token = enterprise.trade(enterprise.mint()).json()["access_token"]
-    api = enterprise.flow.api
-    api.headers["Authorization"] = f"Bearer {token}"
 
-    capabilities = _discover(api)
-
-    assert capabilities["extensions"] == {ema: {}}
+    assert capabilities(enterprise.stack.base, token)["extensions"] == {ema: {}}
 
 
 # -- account linking: an enterprise user's GitHub connect link ---------------------------------
@@ -588,3 +562,35 @@ def test_an_enterprise_link_opened_by_another_employee_links_nothing(
     assert linked.stack.github.count("GET", "/login/oauth/authorize") == 0
     assert _vault_login(linked, subject) is None
     assert '"identity_mismatch"' in log_output.getvalue()
+
+
+# -- the audit trail -----------------------------------------------------------------------------
+
+
+def _lines(log_output: Any, message: str) -> list[dict[str, Any]]:
+    import json
+
+    lines = [json.loads(x) for x in log_output.getvalue().splitlines() if x.startswith("{")]
+    return [line for line in lines if line.get("message") == message]
+
+
+def test_each_trade_is_one_audit_line_and_an_enterprise_grants_count(
+    enterprise: Enterprise, log_output: Any
+) -> None:
+    assertion = enterprise.mint()
+    enterprise.trade(assertion)
+    enterprise.trade(assertion)  # the replay
+
+    accepted = _lines(log_output, "ID-JAG accepted")
+    rejected = _lines(log_output, "ID-JAG rejected")
+
+    assert len(accepted) == 1
+    assert accepted[0]["sub"] == f"ema|{issuer_id(enterprise.idp.issuer)}|{ENTERPRISE_USER}"
+    assert accepted[0]["client_id"] == enterprise.client_id
+    assert accepted[0]["outcome"] == "issued"
+    assert [line["reason"] for line in rejected] == ["replayed"]
+    for line in (*accepted, *rejected):
+        directive = line["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Metrics"] == [{"Name": "EnterpriseGrants", "Unit": "Count"}]
+        assert line["EnterpriseGrants"] == [1.0]
+    assert assertion not in log_output.getvalue()

@@ -54,6 +54,7 @@ def fingerprint(secret: str, digest: bytes | None = None) -> str:
 # values of a dimension by itself. () is the metric with no dimension at all.
 ROLLUPS: dict[str, tuple[tuple[str, ...], ...]] = {
     "AuthorizerDecision": (("outcome",),),
+    "EnterpriseGrants": (("outcome",),),
     "ToolCalls": ((),),
     "ToolErrors": ((),),
 }

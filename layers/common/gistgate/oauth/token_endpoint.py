@@ -10,12 +10,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from gistgate.core.config import Settings
-from gistgate.core.observability import logger
 from gistgate.core.urls import resource_url
 from gistgate.oauth import scopes
 from gistgate.oauth.clients import JWT_BEARER, Client, ClientRegistry
 from gistgate.oauth.errors import (
     InvalidRequest,
+    InvalidScope,
     InvalidTarget,
     UnauthorizedClient,
     UnsupportedGrantType,
@@ -119,11 +119,29 @@ class TokenEndpoint:
             with_refresh = (
                 self._settings.ema_refresh_tokens and "refresh_token" in client.grant_types
             )
-            return self._grants.asserted(
+            issued = self._grants.asserted(
                 grant, base, lambda: enterprise.spend(verified), with_refresh=with_refresh
             )
-        except IdJagRejected as exc:
-            logger.info(
-                "ID-JAG rejected", extra={"client_id": client.client_id, "reason": exc.reason}
-            )
+        except (IdJagRejected, InvalidScope) as exc:
+            reason = exc.reason if isinstance(exc, IdJagRejected) else "scope"
+            _audit("ID-JAG rejected", client.client_id, "rejected", reason)
             raise
+        # The audit trail an enterprise asks for: who (our subject), through which client,
+        # with which scopes; never the assertion.
+        _audit(
+            "ID-JAG accepted", client.client_id, "issued", "ok", sub=grant.sub, scope=grant.scope
+        )
+        return issued
+
+
+def _audit(message: str, client_id: str, outcome: str, reason: str, **fields: str) -> None:
+    """One log line per ID-JAG trade, also the ``EnterpriseGrants`` metric (outcome, reason)."""
+    from gistgate.core.observability import log_with_metric
+
+    log_with_metric(
+        message,
+        {"client_id": client_id, "reason": reason, **fields},
+        "EnterpriseGrants",
+        outcome=outcome,
+        reason=reason,
+    )
