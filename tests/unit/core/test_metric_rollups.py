@@ -46,9 +46,11 @@ def test_the_cached_template_is_reused_with_a_fresh_timestamp() -> None:
 
 
 def test_every_rollup_is_a_subset_of_what_its_metric_is_logged_with() -> None:
-    # The call sites: authorizer/service.py (outcome, reason), mcp/runner.py (tool).
+    # The call sites: authorizer/service.py (outcome, reason), mcp/runner.py (tool),
+    # oauth/token_endpoint.py (outcome, reason).
     logged_with = {
         "AuthorizerDecision": {"outcome", "reason"},
+        "EnterpriseGrants": {"outcome", "reason"},
         "ToolCalls": {"tool"},
         "ToolErrors": {"tool"},
     }
