@@ -281,6 +281,11 @@ def test_timeout_fails_closed(idp, settings, client_secret, clock, trust, token)
         assert time.monotonic() - started < 0.6
     finally:
         release.set()
+        # The held request is logged when its handler returns: wait for it here, or it
+        # lands in a later test's request log (a cache test then counts two requests).
+        deadline = time.monotonic() + 5
+        while not requests(idp) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 def test_unreachable_endpoint_fails_closed(trust, token, clock):
