@@ -252,17 +252,16 @@ class DevStack:
                 UPSTREAM_OIDC_CLIENT_SECRET=secret,
             )
 
-    def _register_enterprise_client(self, base: str) -> dict[str, str]:
-        """A confidential jwt-bearer client, registered with the initial access token and
-        mapped at the local IdP (what an IdP administrator configures)."""
+    def _register_as_operator(self, base: str, name: str, grant: str) -> dict[str, Any]:
+        """A confidential client (client_secret_basic) for ``grant``, registered with the
+        operator's initial access token: the registration response, secret included."""
         import httpx
 
-        assert self.enterprise_idp is not None
         response = httpx.post(
             f"{base}/oauth/register",
             json={
-                "client_name": "gistgate dev enterprise client",
-                "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
+                "client_name": name,
+                "grant_types": [grant],
                 "token_endpoint_auth_method": "client_secret_basic",
                 "scope": "read:gists write:gists",
             },
@@ -270,7 +269,16 @@ class DevStack:
             timeout=10,
         )
         response.raise_for_status()
-        answer = response.json()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def _register_enterprise_client(self, base: str) -> dict[str, str]:
+        """A confidential jwt-bearer client, registered with the initial access token and
+        mapped at the local IdP (what an IdP administrator configures)."""
+        assert self.enterprise_idp is not None
+        answer = self._register_as_operator(
+            base, "gistgate dev enterprise client", "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        )
         at_idp = self.enterprise_idp.add_client(answer["client_id"])
         return {
             "client_id": answer["client_id"],
@@ -297,21 +305,7 @@ class DevStack:
 
     def _register_dev_client(self, base: str) -> None:
         """A confidential client_credentials client for ``gistgate token --dev``."""
-        import httpx
-
-        response = httpx.post(
-            f"{base}/oauth/register",
-            json={
-                "client_name": "gistgate dev token",
-                "grant_types": ["client_credentials"],
-                "token_endpoint_auth_method": "client_secret_basic",
-                "scope": "read:gists write:gists",
-            },
-            headers={"Authorization": f"Bearer {self._iat}"},
-            timeout=10,
-        )
-        response.raise_for_status()
-        answer = response.json()
+        answer = self._register_as_operator(base, "gistgate dev token", "client_credentials")
         self.dev_client = {
             "client_id": answer["client_id"],
             "client_secret": answer["client_secret"],
