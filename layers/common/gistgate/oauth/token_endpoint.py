@@ -108,13 +108,12 @@ class TokenEndpoint:
             raise UnauthorizedClient(
                 "the enterprise grant needs a confidential client the operator registered"
             )
-        enterprise = self._enterprise()
+        enterprise, resource = self._enterprise(), resource_url(base)
         try:
             verified = enterprise.verify(
-                assertion, client_id=client.client_id, issuer=base, resource=resource_url(base)
+                assertion, client_id=client.client_id, issuer=base, resource=resource
             )
             granted = granted_scopes(self._settings, verified, client.scope, requested)
-            resource = resource_url(base)
             grant = Grant(verified.subject, client.client_id, scopes.join(granted), resource)
             with_refresh = (
                 self._settings.ema_refresh_tokens and "refresh_token" in client.grant_types
