@@ -5,13 +5,10 @@ that need no server are in tests/unit/oauth/test_cimd.py."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,86 +20,14 @@ from gistgate.oauth.cimd import (
 )
 from tests.fixtures.cimd import fake_dns, reason_of, record_connects
 from tests.fixtures.clock import T0, FakeClock
+from tests.fixtures.counting_server import CountingServer, reply
 
-Respond = Callable[[BaseHTTPRequestHandler, threading.Event], None]
 
-
-class DocServer:
-    """A stdlib HTTP server on 127.0.0.1 that counts connections and requests per path.
-
-    Handlers that stall block on ``release``, so teardown ends them at once.
-    """
+class DocServer(CountingServer):
+    """Where client metadata documents are served."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, Respond] = {}
-        self.requests: list[str] = []
-        self.hosts: list[str | None] = []
-        self.connections = 0
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                outer.requests.append(self.path)
-                outer.hosts.append(self.headers.get("Host"))
-                respond = outer.routes.get(self.path)
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    if respond is None:
-                        send(self, 404, b"no such document")
-                    else:
-                        respond(self, outer.release)
-
-            def log_message(self, *args):
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-
-            def verify_request(self, request, client_address):
-                outer.connections += 1
-                return True
-
-            def handle_error(self, request, client_address):
-                pass  # the client hangs up early on purpose (limits, no keep-alive)
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def hits(self, path: str) -> int:
-        return self.requests.count(path)
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def send(
-    handler: BaseHTTPRequestHandler,
-    status: int,
-    body: bytes,
-    headers: dict[str, str] | None = None,
-) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Respond:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return lambda handler, _release: send(handler, status, data, headers)
+        super().__init__(not_found=b"no such document")
 
 
 def document(client_id: str, **overrides: Any) -> dict[str, Any]:

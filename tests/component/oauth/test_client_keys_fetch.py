@@ -6,13 +6,12 @@ key rules and the cache logic with a fake fetch are tests/unit/oauth/test_client
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -28,82 +27,16 @@ from gistgate.oauth.client_assertion import (
 from gistgate.oauth.client_keys import ClientKeyResolver, ClientKeysError, JwksUnavailable
 from tests.fixtures.cimd import record_connects
 from tests.fixtures.clock import FakeClock
+from tests.fixtures.counting_server import CountingServer, reply
 
-Respond = Callable[[BaseHTTPRequestHandler, threading.Event], None]
 
-
-class JwksServer:
-    """A stdlib HTTP server on 127.0.0.1 that counts connections and requests per path.
-
-    Handlers that stall block on ``release``, so teardown ends them at once.
-    """
+class JwksServer(CountingServer):
+    """A client's jwks_uri host; its 404 carries a marker no error message may echo."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, Respond] = {}
-        self.requests: list[str] = []
-        self.connections = 0
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                outer.requests.append(self.path)
-                respond = outer.routes.get(self.path)
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    if respond is None:
-                        send(self, 404, b'{"error": "SECRET-MARKER no such set"}')
-                    else:
-                        respond(self, outer.release)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-
-            def verify_request(self, request: Any, client_address: Any) -> bool:
-                outer.connections += 1
-                return True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # the client hangs up early on purpose (limits, no keep-alive)
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/jwks.json", host: str = "127.0.0.1", scheme: str = "http") -> str:
-        return f"{scheme}://{host}:{self.port}{path}"
-
-    def hits(self, path: str = "/jwks.json") -> int:
-        return self.requests.count(path)
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
-def send(
-    handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None
-) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Respond:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return lambda handler, _release: send(handler, status, data, headers)
+        super().__init__(
+            default_path="/jwks.json", not_found=b'{"error": "SECRET-MARKER no such set"}'
+        )
 
 
 class Key:
